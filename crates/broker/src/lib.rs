@@ -1,0 +1,1 @@
+//! A Kafka-wire-compatible broker: topics, partitions, replication, consumer groups.

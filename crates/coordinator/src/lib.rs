@@ -1,0 +1,1 @@
+//! A ZooKeeper-wire-compatible coordinator.

@@ -1,0 +1,1 @@
+//! A WebHDFS-compatible store: namenode and datanodes.

@@ -1,0 +1,96 @@
+//! `labnode`: everything that runs inside a lab node, in one static binary.
+//!
+//! It is a multi-call binary: `labnode <command> …`, or invoked through a link named after one
+//! of the TP's tools (`kafka-topics.sh`, `jps`, …), as Apache's scripts are. Each group of
+//! commands lives in its own module, owned by the part of the lab it serves.
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod hdfs_cmd;
+mod kafka_cmd;
+mod node_cmd;
+mod stream_cmd;
+mod tools_cmd;
+mod zk_cmd;
+
+/// The whole command line of `labnode`.
+#[derive(Debug, Parser)]
+#[command(name = "labnode", version, about = "Services and tools of a lab node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Every command, grouped by the part of the lab that owns it.
+#[derive(Debug, Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Node(node_cmd::Command),
+    #[command(flatten)]
+    Kafka(kafka_cmd::Command),
+    #[command(flatten)]
+    Zk(zk_cmd::Command),
+    #[command(flatten)]
+    Tools(tools_cmd::Command),
+    #[command(flatten)]
+    Hdfs(hdfs_cmd::Command),
+    #[command(flatten)]
+    Stream(stream_cmd::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(multi_call_args(std::env::args_os()));
+    let result = match cli.command {
+        Command::Node(c) => c.run(),
+        Command::Kafka(c) => c.run(),
+        Command::Zk(c) => c.run(),
+        Command::Tools(c) => c.run(),
+        Command::Hdfs(c) => c.run(),
+        Command::Stream(c) => c.run(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("Error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Turns `kafka-topics.sh --list …` (called through a link) into `labnode kafka-topics.sh --list …`.
+fn multi_call_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.collect();
+    let called_as = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_os_string());
+    if let Some(name) = called_as
+        && name != "labnode"
+        && let Some(first) = args.first_mut()
+    {
+        *first = name;
+        args.insert(0, OsString::from("labnode"));
+    }
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tool_link_becomes_a_subcommand() {
+        let args = multi_call_args(["/usr/local/kafka/bin/jps".into()].into_iter());
+        assert_eq!(args, vec![OsString::from("labnode"), OsString::from("jps")]);
+    }
+
+    #[test]
+    fn labnode_itself_is_left_alone() {
+        let args = multi_call_args(["/bin/labnode".into(), "jps".into()].into_iter());
+        assert_eq!(args, vec![OsString::from("/bin/labnode"), OsString::from("jps")]);
+    }
+}

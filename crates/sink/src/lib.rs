@@ -1,0 +1,1 @@
+//! The Kafka to HDFS sink, in Kafka Connect's style.

@@ -1,0 +1,1 @@
+//! The Spark Streaming Kafka wordcount, with DStream.print() output.
