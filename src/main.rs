@@ -1,7 +1,21 @@
 //! `lab`: provisions the TP3 classroom lab in one command.
+//!
+//! A thin `main`: [`cli::run`] does the work and returns the exit code; an error is printed
+//! once, with its whole chain (`{:#}`).
 
 use std::process::ExitCode;
 
+mod cli;
+mod plan;
+mod render;
+mod spec;
+
 fn main() -> ExitCode {
-    ExitCode::SUCCESS
+    match cli::run() {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,348 @@
+//! The validation pass over a parsed spec: what serde cannot see (duplicates, dangling
+//! references, dependency cycles, undeclared ports). A problem carries the scalar it is about,
+//! which [`Problem::locate`] finds in the source text for the `file:line:column` of the error.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::Spec;
+
+/// One validation failure.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Problem {
+    /// What is wrong.
+    pub(crate) message: String,
+    /// The key whose value is at fault (`name`, `after`, `port`, …).
+    key: &'static str,
+    /// The offending value as written.
+    value: String,
+    /// Which occurrence of `key: value` is meant (0-based), e.g. 1 for the second duplicate.
+    nth: usize,
+}
+
+impl Problem {
+    fn new(key: &'static str, value: impl ToString, nth: usize, message: String) -> Problem {
+        Problem { message, key, value: value.to_string(), nth }
+    }
+
+    /// The 1-based line and column of the value this problem is about (1:1 if not found).
+    pub(crate) fn locate(&self, source: &str) -> (usize, usize) {
+        let key = format!("{}:", self.key);
+        let mut seen = 0;
+        let mut in_block_list = false;
+        for (i, line) in source.lines().enumerate() {
+            let item = line.trim_start().strip_prefix("- ");
+            let has_key = line.contains(&key);
+            let relevant = has_key || (in_block_list && item.is_some());
+            if has_key {
+                in_block_list = line.trim_end().ends_with(&key);
+            } else if item.is_none() {
+                in_block_list = false;
+            }
+            if !relevant {
+                continue;
+            }
+            for col in scalar_positions(line, &self.value) {
+                if seen == self.nth {
+                    return (i + 1, col + 1);
+                }
+                seen += 1;
+            }
+        }
+        (1, 1)
+    }
+}
+
+/// Byte columns where `value` appears in `line` as a whole scalar (not inside a longer word).
+fn scalar_positions(line: &str, value: &str) -> Vec<usize> {
+    let is_word = |c: char| c.is_alphanumeric() || c == '-' || c == '_' || c == '.';
+    line.match_indices(value)
+        .filter(|(i, _)| {
+            let before = line.get(..*i).and_then(|s| s.chars().last());
+            let after = line.get(i + value.len()..).and_then(|s| s.chars().next());
+            !before.is_some_and(is_word) && !after.is_some_and(is_word)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Checks a parsed spec; the first problem found is returned.
+pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
+    if !is_name(&spec.name) {
+        return Err(Problem::new("name", &spec.name, 0, bad_name("lab", &spec.name)));
+    }
+    let mut node_names = BTreeMap::new();
+    let mut service_names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut published: BTreeMap<u16, &str> = BTreeMap::new();
+    for node in &spec.nodes {
+        if !is_name(&node.name) {
+            return Err(Problem::new("name", &node.name, 0, bad_name("node", &node.name)));
+        }
+        let seen = node_names.entry(node.name.as_str()).or_insert(0);
+        *seen += 1;
+        if *seen > 1 {
+            return Err(Problem::new(
+                "name",
+                &node.name,
+                1,
+                format!("duplicate node name `{}`: node names must be unique", node.name),
+            ));
+        }
+        let mut ports = BTreeSet::new();
+        for port in &node.ports {
+            if !ports.insert(port.port) {
+                return Err(Problem::new(
+                    "port",
+                    port.port,
+                    1,
+                    format!("port {} is declared twice in node `{}`", port.port, node.name),
+                ));
+            }
+            if let Some(host) = port.publish
+                && let Some(other) = published.insert(host, &node.name)
+            {
+                return Err(Problem::new(
+                    "publish",
+                    host,
+                    1,
+                    format!("host port {host} is published twice (nodes `{other}` and `{}`)", node.name),
+                ));
+            }
+        }
+        let mut paths = BTreeSet::new();
+        for file in &node.files {
+            if !paths.insert(file.path.as_str()) {
+                return Err(Problem::new(
+                    "path",
+                    &file.path,
+                    1,
+                    format!("file `{}` is rendered twice into node `{}`", file.path, node.name),
+                ));
+            }
+        }
+        for service in &node.services {
+            if !is_name(&service.name) {
+                return Err(Problem::new("name", &service.name, 0, bad_name("service", &service.name)));
+            }
+            let seen = service_names.entry(service.name.as_str()).or_insert(0);
+            *seen += 1;
+            if *seen > 1 {
+                return Err(Problem::new(
+                    "name",
+                    &service.name,
+                    1,
+                    format!("duplicate service name `{}`: service names are unique in a lab", service.name),
+                ));
+            }
+            if service.command.is_empty() {
+                return Err(Problem::new(
+                    "name",
+                    &service.name,
+                    0,
+                    format!("service `{}` has an empty command: expected at least a program name", service.name),
+                ));
+            }
+            if let Some(probe) = &service.probe
+                && !ports.contains(&probe.port())
+            {
+                return Err(Problem::new(
+                    "name",
+                    &service.name,
+                    0,
+                    format!(
+                        "the probe of service `{}` uses port {}, which node `{}` does not declare under `ports`",
+                        service.name,
+                        probe.port(),
+                        node.name
+                    ),
+                ));
+            }
+        }
+    }
+    let all: BTreeSet<&str> = service_names.keys().copied().collect();
+    for node in &spec.nodes {
+        for service in &node.services {
+            for dep in &service.after {
+                if !all.contains(dep.as_str()) {
+                    return Err(Problem::new(
+                        "after",
+                        dep,
+                        0,
+                        format!(
+                            "service `{}` starts after `{dep}`, which no node defines (expected one of: {})",
+                            service.name,
+                            all.iter().copied().collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(spec) {
+        let closing = cycle.last().cloned().unwrap_or_default();
+        return Err(Problem::new(
+            "after",
+            &closing,
+            0,
+            format!("dependency cycle: {}", cycle.join(" → ")),
+        ));
+    }
+    Ok(())
+}
+
+/// Names become container names, hostnames and file names: keep them DNS-safe.
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 48
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn bad_name(what: &str, name: &str) -> String {
+    format!("invalid {what} name `{name}`: expected lowercase letters, digits and `-` (at most 48)")
+}
+
+/// A dependency cycle among services (`after` edges), as the list of names around it.
+fn find_cycle(spec: &Spec) -> Option<Vec<String>> {
+    let edges: BTreeMap<&str, Vec<&str>> = spec
+        .nodes
+        .iter()
+        .flat_map(|n| &n.services)
+        .map(|s| (s.name.as_str(), s.after.iter().map(String::as_str).collect()))
+        .collect();
+    // 0 = unvisited, 1 = on the current path, 2 = done.
+    let mut state: BTreeMap<&str, u8> = BTreeMap::new();
+    let mut path: Vec<&str> = Vec::new();
+    fn visit<'a>(
+        n: &'a str,
+        edges: &BTreeMap<&'a str, Vec<&'a str>>,
+        state: &mut BTreeMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        match state.get(n) {
+            Some(2) => return None,
+            Some(1) => {
+                let start = path.iter().position(|p| *p == n).unwrap_or(0);
+                let mut cycle: Vec<String> =
+                    path.get(start..).unwrap_or_default().iter().map(|s| s.to_string()).collect();
+                cycle.push(n.to_owned());
+                return Some(cycle);
+            }
+            _ => {}
+        }
+        state.insert(n, 1);
+        path.push(n);
+        for dep in edges.get(n).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(c) = visit(dep, edges, state, path) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        state.insert(n, 2);
+        None
+    }
+    edges.keys().find_map(|n| visit(n, &edges, &mut state, &mut path))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::{Located, SpecError, parse};
+
+    fn error_of(source: &str) -> Located {
+        match parse("t.yaml", source) {
+            Err(SpecError::Invalid(l)) => l,
+            other => panic!("expected an invalid spec, got {other:?}"),
+        }
+    }
+
+    const TWO_SERVICES: &str = "name: x
+nodes:
+  - name: a
+    ports:
+      - port: 1
+    services:
+      - name: s1
+        kind: coordinator
+        command: [x]
+        after: [s2]
+      - name: s2
+        kind: broker
+        command: [y]
+        after:
+          - s1
+";
+
+    #[test]
+    fn a_cycle_is_reported_with_its_path() {
+        let err = error_of(TWO_SERVICES);
+        assert!(err.message.contains("dependency cycle: s1 → s2 → s1"), "{err}");
+        assert_eq!((err.line, err.column), (15, 13), "{err}");
+    }
+
+    #[test]
+    fn a_dangling_reference_is_located() {
+        let src = TWO_SERVICES.replace("          - s1", "          - s9");
+        let err = error_of(&src);
+        assert!(err.message.contains("starts after `s9`, which no node defines"), "{err}");
+        assert_eq!((err.line, err.column), (15, 13), "{err}");
+    }
+
+    #[test]
+    fn a_duplicate_node_points_at_the_second_one() {
+        let err = error_of("name: x\nnodes:\n  - name: a\n  - name: b\n  - name: a\n");
+        assert!(err.message.contains("duplicate node name `a`"), "{err}");
+        assert_eq!((err.line, err.column), (5, 11), "{err}");
+    }
+
+    #[test]
+    fn a_duplicate_service_across_nodes_is_an_error() {
+        let src = "name: x
+nodes:
+  - name: a
+    services:
+      - { name: s, kind: broker, command: [x] }
+  - name: b
+    services:
+      - { name: s, kind: broker, command: [x] }
+";
+        let err = error_of(src);
+        assert!(err.message.contains("duplicate service name `s`"), "{err}");
+        assert_eq!(err.line, 8, "{err}");
+    }
+
+    #[test]
+    fn a_probe_on_an_undeclared_port_is_an_error() {
+        let src = "name: x
+nodes:
+  - name: a
+    services:
+      - name: s
+        kind: coordinator
+        command: [x]
+        probe: { ruok: 2181 }
+";
+        let err = error_of(src);
+        assert!(err.message.contains("port 2181, which node `a` does not declare"), "{err}");
+        assert_eq!(err.line, 5, "{err}");
+    }
+
+    #[test]
+    fn a_host_port_published_twice_is_an_error() {
+        let src = "name: x
+nodes:
+  - name: a
+    ports: [{ port: 1, publish: 80 }]
+  - name: b
+    ports: [{ port: 2, publish: 80 }]
+";
+        let err = error_of(src);
+        assert!(err.message.contains("host port 80 is published twice"), "{err}");
+        assert_eq!(err.line, 6, "{err}");
+    }
+
+    #[test]
+    fn an_uppercase_node_name_is_refused() {
+        let err = error_of("name: x\nnodes:\n  - name: Master\n");
+        assert!(err.message.contains("invalid node name `Master`"), "{err}");
+        assert_eq!((err.line, err.column), (3, 11), "{err}");
+    }
+}
