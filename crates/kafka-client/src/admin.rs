@@ -1,0 +1,316 @@
+//! Cluster administration for the tools: topics (create, delete, add partitions, describe) and
+//! consumer groups (list, describe, committed offsets, log-end offsets for the lag).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kafka_protocol::messages::{
+    BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
+    DescribeGroupsRequest, GroupId, ListGroupsRequest, TopicName,
+    create_partitions_request::CreatePartitionsTopic,
+    create_topics_request::{CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig},
+};
+use kafka_protocol::protocol::StrBytes;
+
+use crate::client::{Client, Metadata};
+use crate::consumer::list_offsets;
+use crate::error::{Error, Result, check, check_with_message};
+use crate::group::{decode_assignment, fetch_offsets};
+use crate::records::TopicPartition;
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopic {
+    /// Its name.
+    pub name: String,
+    /// Partition count (-1: the broker's `num.partitions`).
+    pub partitions: i32,
+    /// Replication factor (-1: the broker's `default.replication.factor`).
+    pub replication_factor: i16,
+    /// Explicit replica placement per partition (`--replica-assignment`), instead of the two above.
+    pub assignment: Vec<Vec<i32>>,
+    /// Topic configs (`--config k=v`).
+    pub configs: Vec<(String, String)>,
+}
+
+/// A consumer group as ListGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupListing {
+    /// `group.id`.
+    pub group_id: String,
+    /// `consumer` for consumer groups.
+    pub protocol_type: String,
+}
+
+/// One member of a described group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMemberDescription {
+    /// The member id.
+    pub member_id: String,
+    /// The member's `client.id`.
+    pub client_id: String,
+    /// The member's address as the coordinator saw it (`/127.0.0.1`).
+    pub client_host: String,
+    /// Its partitions (decoded from the consumer protocol's assignment).
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// A consumer group as DescribeGroups reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDescription {
+    /// `group.id`.
+    pub group_id: String,
+    /// `Stable`, `Empty`, `PreparingRebalance`, `Dead`…
+    pub state: String,
+    /// `consumer` for consumer groups.
+    pub protocol_type: String,
+    /// The assignor in use (`range`…).
+    pub protocol: String,
+    /// Its members.
+    pub members: Vec<GroupMemberDescription>,
+}
+
+/// Administrative operations on a cluster.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    client: Client,
+    timeout: Duration,
+}
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_owned()))
+}
+
+impl Admin {
+    /// An admin client over `client`; `timeout` bounds how long the broker may take per change.
+    pub fn new(client: Client, timeout: Duration) -> Admin {
+        Admin { client, timeout }
+    }
+
+    fn timeout_ms(&self) -> i32 {
+        i32::try_from(self.timeout.as_millis()).unwrap_or(i32::MAX)
+    }
+
+    /// The client underneath.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Every topic and broker.
+    pub async fn metadata(&self) -> Result<Metadata> {
+        self.client.refresh_metadata(None, false).await
+    }
+
+    /// Creates topics; the answer per topic, in the order given.
+    pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<Vec<(String, Result<()>)>> {
+        let conn = self.client.controller_connection().await?;
+        let version = conn.version::<CreateTopicsRequest>()?;
+        let request = CreateTopicsRequest::default()
+            .with_timeout_ms(self.timeout_ms())
+            .with_topics(
+                topics
+                    .iter()
+                    .map(|t| {
+                        let explicit = !t.assignment.is_empty();
+                        CreatableTopic::default()
+                            .with_name(name(&t.name))
+                            .with_num_partitions(if explicit { -1 } else { t.partitions })
+                            .with_replication_factor(if explicit {
+                                -1
+                            } else {
+                                t.replication_factor
+                            })
+                            .with_assignments(
+                                (0..)
+                                    .zip(&t.assignment)
+                                    .map(|(i, brokers)| {
+                                        CreatableReplicaAssignment::default()
+                                            .with_partition_index(i)
+                                            .with_broker_ids(
+                                                brokers.iter().map(|&b| BrokerId(b)).collect(),
+                                            )
+                                    })
+                                    .collect(),
+                            )
+                            .with_configs(
+                                t.configs
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        CreatableTopicConfig::default()
+                                            .with_name(StrBytes::from_string(k.clone()))
+                                            .with_value(Some(StrBytes::from_string(v.clone())))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect(),
+            );
+        let response = conn.call_waiting(&request, version, self.timeout).await?;
+        let mut answers: BTreeMap<String, (i16, Option<String>)> = response
+            .topics
+            .into_iter()
+            .map(|t| {
+                (
+                    t.name.0.to_string(),
+                    (t.error_code, t.error_message.map(|m| m.to_string())),
+                )
+            })
+            .collect();
+        Ok(topics
+            .iter()
+            .map(|t| {
+                let result = match answers.remove(&t.name) {
+                    Some((code, message)) => check_with_message(code, message.as_deref(), || {
+                        format!("create topic {}", t.name)
+                    }),
+                    None => Err(Error::Invalid(format!("no answer about topic {}", t.name))),
+                };
+                (t.name.clone(), result)
+            })
+            .collect())
+    }
+
+    /// Deletes topics; the answer per topic, in the order given.
+    pub async fn delete_topics(&self, topics: &[String]) -> Result<Vec<(String, Result<()>)>> {
+        let conn = self.client.controller_connection().await?;
+        let version = conn.version::<DeleteTopicsRequest>()?;
+        let request = DeleteTopicsRequest::default()
+            .with_timeout_ms(self.timeout_ms())
+            .with_topic_names(topics.iter().map(|t| name(t)).collect());
+        let response = conn.call_waiting(&request, version, self.timeout).await?;
+        let mut answers: BTreeMap<String, (i16, Option<String>)> = response
+            .responses
+            .into_iter()
+            .filter_map(|r| {
+                Some((
+                    r.name?.0.to_string(),
+                    (r.error_code, r.error_message.map(|m| m.to_string())),
+                ))
+            })
+            .collect();
+        for t in topics {
+            self.client.invalidate(t);
+        }
+        Ok(topics
+            .iter()
+            .map(|t| {
+                let result = match answers.remove(t) {
+                    Some((code, message)) => {
+                        check_with_message(code, message.as_deref(), || format!("delete topic {t}"))
+                    }
+                    None => Err(Error::Invalid(format!("no answer about topic {t}"))),
+                };
+                (t.clone(), result)
+            })
+            .collect())
+    }
+
+    /// Raises a topic's partition count to `total`.
+    pub async fn create_partitions(&self, topic: &str, total: i32) -> Result<()> {
+        let conn = self.client.controller_connection().await?;
+        let version = conn.version::<CreatePartitionsRequest>()?;
+        let request = CreatePartitionsRequest::default()
+            .with_timeout_ms(self.timeout_ms())
+            .with_topics(vec![
+                CreatePartitionsTopic::default()
+                    .with_name(name(topic))
+                    .with_count(total),
+            ]);
+        let response = conn.call_waiting(&request, version, self.timeout).await?;
+        self.client.invalidate(topic);
+        for r in response.results {
+            check_with_message(r.error_code, r.error_message.as_deref(), || {
+                format!("add partitions to {topic}")
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Every group of every broker.
+    pub async fn list_groups(&self) -> Result<Vec<GroupListing>> {
+        let brokers: Vec<i32> = self
+            .client
+            .refresh_metadata(Some(&[]), false)
+            .await?
+            .brokers
+            .into_keys()
+            .collect();
+        let mut out = Vec::new();
+        for id in brokers {
+            let conn = self.client.broker_connection(id).await?;
+            let version = conn.version::<ListGroupsRequest>()?;
+            let response = conn.call(&ListGroupsRequest::default(), version).await?;
+            check(response.error_code, || {
+                format!("list groups of broker {id}")
+            })?;
+            out.extend(response.groups.into_iter().map(|g| GroupListing {
+                group_id: g.group_id.0.to_string(),
+                protocol_type: g.protocol_type.to_string(),
+            }));
+        }
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        out.dedup();
+        Ok(out)
+    }
+
+    /// Describes one group (asking its coordinator).
+    pub async fn describe_group(&self, group: &str) -> Result<GroupDescription> {
+        let conn = self.client.coordinator_connection(group).await?;
+        let version = conn.version::<DescribeGroupsRequest>()?;
+        let request = DescribeGroupsRequest::default()
+            .with_groups(vec![GroupId(StrBytes::from_string(group.to_owned()))]);
+        let response = conn.call(&request, version).await?;
+        let g = response
+            .groups
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::Invalid(format!("no description of group {group}")))?;
+        check_with_message(g.error_code, g.error_message.as_deref(), || {
+            format!("describe group {group}")
+        })?;
+        let consumer = g.protocol_type.as_str() == "consumer";
+        let mut members = Vec::new();
+        for m in g.members {
+            let assignment = if consumer {
+                decode_assignment(m.member_assignment)?
+            } else {
+                Vec::new()
+            };
+            members.push(GroupMemberDescription {
+                member_id: m.member_id.to_string(),
+                client_id: m.client_id.to_string(),
+                client_host: m.client_host.to_string(),
+                assignment,
+            });
+        }
+        Ok(GroupDescription {
+            group_id: group.to_owned(),
+            state: g.group_state.to_string(),
+            protocol_type: g.protocol_type.to_string(),
+            protocol: g.protocol_data.to_string(),
+            members,
+        })
+    }
+
+    /// A group's committed offsets, for every partition it has one for.
+    pub async fn group_offsets(&self, group: &str) -> Result<BTreeMap<TopicPartition, i64>> {
+        let conn = self.client.coordinator_connection(group).await?;
+        fetch_offsets(&conn, group, None).await
+    }
+
+    /// The log-end offset (next offset to be written) of each partition.
+    pub async fn end_offsets(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, i64>> {
+        list_offsets(&self.client, partitions, -1).await
+    }
+
+    /// The earliest offset still stored of each partition.
+    pub async fn beginning_offsets(
+        &self,
+        partitions: &[TopicPartition],
+    ) -> Result<BTreeMap<TopicPartition, i64>> {
+        list_offsets(&self.client, partitions, -2).await
+    }
+}

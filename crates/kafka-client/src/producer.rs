@@ -1,0 +1,355 @@
+//! Sending records: partition choice, one record batch (v2) per partition, one Produce per leader,
+//! acks 0/1/all, retries after a metadata refresh, and optional idempotence (producer id and
+//! per-partition sequence numbers, so a retried batch is stored once).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    InitProducerIdRequest, ProduceRequest, TopicName,
+    produce_request::{PartitionProduceData, TopicProduceData},
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::Compression;
+
+use crate::client::Client;
+use crate::error::{Error, ResponseError, Result, check, check_with_message};
+use crate::partitioner::murmur2_partition;
+use crate::records::{BatchProducer, ProducerRecord, TopicPartition, encode_batch};
+
+/// How many replicas must have a batch before the broker answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acks {
+    /// `acks=0`: no answer at all.
+    None,
+    /// `acks=1`: the leader has it.
+    Leader,
+    /// `acks=all` (-1): every in-sync replica has it.
+    All,
+}
+
+impl Acks {
+    fn code(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+}
+
+/// Settings of a [`Producer`].
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    /// `acks`.
+    pub acks: Acks,
+    /// Codec of each batch.
+    pub compression: Compression,
+    /// Bytes buffered (keys + values) before `send` flushes by itself.
+    pub batch_size: usize,
+    /// `enable.idempotence` (needs acks=all).
+    pub idempotent: bool,
+    /// Attempts after the first for a batch that failed with a retriable error.
+    pub retries: u32,
+    /// How long the broker may take to gather acks.
+    pub request_timeout: Duration,
+    /// Let the broker create a missing topic (when its `auto.create.topics.enable` allows).
+    pub auto_create_topics: bool,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            compression: Compression::None,
+            batch_size: 16384,
+            idempotent: false,
+            retries: 5,
+            request_timeout: Duration::from_secs(30),
+            auto_create_topics: true,
+        }
+    }
+}
+
+/// Where a record was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// Topic and partition.
+    pub partition: TopicPartition,
+    /// Its offset (-1 with acks=0, where the broker says nothing).
+    pub offset: i64,
+}
+
+/// One encoded batch waiting for its acknowledgement.
+#[derive(Debug)]
+struct Batch {
+    tp: TopicPartition,
+    data: Bytes,
+    count: usize,
+}
+
+/// Buffers records per partition and sends them as batches.
+#[derive(Debug)]
+pub struct Producer {
+    client: Client,
+    config: ProducerConfig,
+    pending: BTreeMap<TopicPartition, Vec<ProducerRecord>>,
+    pending_bytes: usize,
+    round_robin: HashMap<String, i32>,
+    producer_id: Option<(i64, i16)>,
+    sequences: HashMap<TopicPartition, i32>,
+}
+
+impl Producer {
+    /// A producer; asks for a producer id first when `config.idempotent`.
+    pub async fn new(client: Client, config: ProducerConfig) -> Result<Producer> {
+        if config.idempotent && config.acks != Acks::All {
+            return Err(Error::Invalid(
+                "an idempotent producer needs acks=all".into(),
+            ));
+        }
+        let producer_id = if config.idempotent {
+            let conn = client.any_connection().await?;
+            let version = conn.version::<InitProducerIdRequest>()?;
+            let mut request = InitProducerIdRequest::default()
+                .with_transactional_id(None)
+                .with_transaction_timeout_ms(-1);
+            if version >= 3 {
+                request.producer_id = kafka_protocol::messages::ProducerId(-1);
+                request.producer_epoch = -1;
+            }
+            let r = conn.call(&request, version).await?;
+            check(r.error_code, || "get a producer id".into())?;
+            Some((r.producer_id.0, r.producer_epoch))
+        } else {
+            None
+        };
+        Ok(Producer {
+            client,
+            config,
+            pending: BTreeMap::new(),
+            pending_bytes: 0,
+            round_robin: HashMap::new(),
+            producer_id,
+            sequences: HashMap::new(),
+        })
+    }
+
+    /// Buffers `record` for its partition; flushes everything once `batch_size` bytes wait.
+    /// Returns what a flush delivered (empty when the record was only buffered).
+    pub async fn send(&mut self, record: ProducerRecord) -> Result<Vec<RecordMetadata>> {
+        let partition = self.partition_for(&record).await?;
+        self.pending_bytes += record.key.as_ref().map_or(0, Bytes::len)
+            + record.value.as_ref().map_or(0, Bytes::len)
+            + 16;
+        self.pending
+            .entry(TopicPartition::new(record.topic.clone(), partition))
+            .or_default()
+            .push(record);
+        if self.pending_bytes >= self.config.batch_size {
+            return self.flush().await;
+        }
+        Ok(Vec::new())
+    }
+
+    /// Sends every buffered record and waits for the acknowledgements.
+    pub async fn flush(&mut self) -> Result<Vec<RecordMetadata>> {
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        if pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let mut batches = Vec::with_capacity(pending.len());
+        for (tp, records) in pending {
+            let producer = match self.producer_id {
+                Some((id, epoch)) => {
+                    let seq = self.sequences.entry(tp.clone()).or_insert(0);
+                    let base_sequence = *seq;
+                    let n = i32::try_from(records.len()).unwrap_or(i32::MAX);
+                    *seq = seq.wrapping_add(n) & i32::MAX;
+                    Some(BatchProducer {
+                        id,
+                        epoch,
+                        base_sequence,
+                    })
+                }
+                None => None,
+            };
+            let data = encode_batch(&records, self.config.compression, producer, now)?;
+            batches.push(Batch {
+                tp,
+                data,
+                count: records.len(),
+            });
+        }
+        self.send_batches(batches).await
+    }
+
+    /// Sends batches to their leaders, retrying those that failed with a retriable error.
+    async fn send_batches(&mut self, mut batches: Vec<Batch>) -> Result<Vec<RecordMetadata>> {
+        let mut delivered = Vec::new();
+        let mut attempt = 0;
+        while !batches.is_empty() {
+            let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
+            let mut failed: Vec<(Batch, Error)> = Vec::new();
+            for b in batches.drain(..) {
+                match self.client.leader(&b.tp.topic, b.tp.partition).await {
+                    Ok(l) => by_leader.entry(l).or_default().push(b),
+                    Err(e) => failed.push((b, e)),
+                }
+            }
+            for (leader, group) in by_leader {
+                match self.produce_to(leader, &group).await {
+                    Ok(results) => {
+                        for (b, result) in group.into_iter().zip(results) {
+                            match result {
+                                Ok(base) => {
+                                    delivered.extend((0..b.count).map(|i| RecordMetadata {
+                                        partition: b.tp.clone(),
+                                        offset: if base < 0 { -1 } else { base + i as i64 },
+                                    }))
+                                }
+                                Err(e) => failed.push((b, e)),
+                            }
+                        }
+                    }
+                    Err(e) if e.is_retriable() => {
+                        failed.extend(group.into_iter().map(|b| (b, clone_err(&e))));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            attempt += 1;
+            for (b, e) in failed {
+                if !e.is_retriable() || attempt > self.config.retries {
+                    return Err(e);
+                }
+                tracing::debug!(tp = %b.tp, "produce failed, retrying: {e}");
+                self.client.invalidate(&b.tp.topic);
+                batches.push(b);
+            }
+            if !batches.is_empty() {
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// One Produce request to `leader`; per batch its base offset or its error.
+    async fn produce_to(&self, leader: i32, batches: &[Batch]) -> Result<Vec<Result<i64>>> {
+        let conn = self.client.broker_connection(leader).await?;
+        let version = conn.version::<ProduceRequest>()?;
+        let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
+        for b in batches {
+            topics.entry(&b.tp.topic).or_default().push(
+                PartitionProduceData::default()
+                    .with_index(b.tp.partition)
+                    .with_records(Some(b.data.clone())),
+            );
+        }
+        let request = ProduceRequest::default()
+            .with_acks(self.config.acks.code())
+            .with_timeout_ms(
+                i32::try_from(self.config.request_timeout.as_millis()).unwrap_or(i32::MAX),
+            )
+            .with_topic_data(
+                topics
+                    .into_iter()
+                    .map(|(t, parts)| {
+                        TopicProduceData::default()
+                            .with_name(TopicName(StrBytes::from_string(t.to_owned())))
+                            .with_partition_data(parts)
+                    })
+                    .collect(),
+            );
+        if self.config.acks == Acks::None {
+            conn.send_without_response(&request, version).await?;
+            return Ok(batches.iter().map(|_| Ok(-1)).collect());
+        }
+        let response = conn
+            .call_waiting(&request, version, self.config.request_timeout)
+            .await?;
+        let mut answers: HashMap<TopicPartition, (i16, i64, Option<String>)> = HashMap::new();
+        for t in response.responses {
+            for p in t.partition_responses {
+                answers.insert(
+                    TopicPartition::new(t.name.0.to_string(), p.index),
+                    (
+                        p.error_code,
+                        p.base_offset,
+                        p.error_message.map(|m| m.to_string()),
+                    ),
+                );
+            }
+        }
+        Ok(batches
+            .iter()
+            .map(|b| match answers.get(&b.tp) {
+                None => Err(Error::Codec {
+                    addr: conn.addr().to_owned(),
+                    api: "Produce",
+                    reason: format!("no answer for partition {}", b.tp),
+                }),
+                Some((code, base, message)) => {
+                    if *code == ResponseError::DuplicateSequenceNumber.code() {
+                        return Ok(*base);
+                    }
+                    check_with_message(*code, message.as_deref(), || format!("produce to {}", b.tp))
+                        .map(|()| *base)
+                }
+            })
+            .collect())
+    }
+
+    /// The partition of a record: its own, else by key hash, else round-robin.
+    async fn partition_for(&mut self, record: &ProducerRecord) -> Result<i32> {
+        let topic = self
+            .client
+            .topic(&record.topic, self.config.auto_create_topics)
+            .await?;
+        let count = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        if count == 0 {
+            return Err(Error::UnknownTopic(record.topic.clone()));
+        }
+        if let Some(p) = record.partition {
+            if !(0..count).contains(&p) {
+                return Err(Error::Invalid(format!(
+                    "topic {} has no partition {p} (it has {count})",
+                    record.topic
+                )));
+            }
+            return Ok(p);
+        }
+        if let Some(key) = &record.key {
+            return Ok(murmur2_partition(key, count));
+        }
+        let next = self.round_robin.entry(record.topic.clone()).or_insert(0);
+        let p = *next % count;
+        *next = next.wrapping_add(1) & i32::MAX;
+        Ok(p)
+    }
+}
+
+/// Our errors carry `io::Error`s and are not `Clone`; a batch group's shared failure is
+/// repeated as a broker-less copy with the same text and retriability.
+fn clone_err(e: &Error) -> Error {
+    match e {
+        Error::Broker {
+            context,
+            error,
+            message,
+        } => Error::Broker {
+            context: context.clone(),
+            error: *error,
+            message: message.clone(),
+        },
+        other => Error::Io {
+            addr: String::new(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    }
+}
