@@ -10,7 +10,12 @@
 //! [`clock`], [`window`], [`print`] and the commit-after-output state machine [`pipeline`].
 
 pub mod clock;
+pub mod commit;
+pub mod consume;
 pub mod counts;
+pub mod discovery;
+pub mod job;
+pub mod output;
 pub mod pipeline;
 pub mod print;
 pub mod spark_order;
@@ -23,4 +28,24 @@ pub enum Error {
     /// A setting is out of range (the message names it and its value).
     #[error("{0}")]
     Config(String),
+    /// The brokers could not be found from the ZooKeeper quorum.
+    #[error("{0}")]
+    Discovery(String),
+    /// Talking to Kafka failed (`what` says which step).
+    #[error("{what}: {source}")]
+    Kafka {
+        /// The step that failed.
+        what: String,
+        /// The client's error.
+        source: kafka_client::Error,
+    },
+    /// The coordinator refused a commit.
+    #[error("{0}")]
+    Commit(String),
+    /// Writing a batch to HDFS failed.
+    #[error("WebHDFS: {0}")]
+    Hdfs(String),
+    /// Writing the printed batches failed (stdout closed, disk full).
+    #[error("writing the batch output: {0}")]
+    Output(#[from] std::io::Error),
 }

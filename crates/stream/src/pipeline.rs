@@ -16,18 +16,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+pub use kafka_client::TopicPartition;
+
 use crate::clock::{BatchClock, Millis};
 use crate::counts::WordCounts;
 use crate::window::Window;
-
-/// A partition of a topic.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// The topic's name.
-    pub topic: String,
-    /// The partition's index.
-    pub partition: i32,
-}
 
 /// For each partition, the offset of the next record to read (what Kafka commits).
 pub type Offsets = BTreeMap<TopicPartition, i64>;
@@ -87,6 +80,8 @@ pub struct Pipeline {
     committable: Offsets,
     /// What was last handed to the driver to commit.
     handed: Offsets,
+    /// The next offset expected per partition, to drop what a rebalance delivers twice.
+    read: Offsets,
 }
 
 impl Pipeline {
@@ -104,6 +99,7 @@ impl Pipeline {
             in_flight: None,
             committable: Offsets::new(),
             handed: Offsets::new(),
+            read: Offsets::new(),
         }
     }
 
@@ -118,18 +114,34 @@ impl Pipeline {
     }
 
     /// Takes one consumed record received at `now`. A `None` value (a tombstone) has no words
-    /// but its offset still counts as read.
-    pub fn record(&mut self, tp: &TopicPartition, offset: i64, value: Option<&[u8]>, now: Millis) {
+    /// but its offset still counts as read. A record this pipeline has already taken (a group
+    /// rebalance hands a partition to another of our consumers, which starts again from the
+    /// last commit) is ignored; returns whether the record was taken.
+    pub fn record(
+        &mut self,
+        tp: &TopicPartition,
+        offset: i64,
+        value: Option<&[u8]>,
+        now: Millis,
+    ) -> bool {
         self.advance(now);
+        let next = offset.saturating_add(1);
+        match self.read.get_mut(tp) {
+            Some(expected) if offset < *expected => return false,
+            Some(expected) => *expected = next,
+            None => {
+                self.read.insert(tp.clone(), next);
+            }
+        }
         if let Some(value) = value {
             self.open.counts.add_message(value);
         }
-        let next = offset.saturating_add(1);
         if let Some(o) = self.open.next_offsets.get_mut(tp) {
             *o = next;
         } else {
             self.open.next_offsets.insert(tp.clone(), next);
         }
+        true
     }
 
     /// Closes every batch that ended by `now`, then returns the next output due, if any and if

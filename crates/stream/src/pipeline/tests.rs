@@ -99,6 +99,20 @@ fn offsets_are_committable_only_after_the_output_is_written() {
 }
 
 #[test]
+fn a_record_delivered_again_after_a_rebalance_is_counted_once() {
+    let mut p = pipeline(1000);
+    assert!(p.record(&tp(0), 5, Some(b"a"), T0 + 1));
+    assert!(p.record(&tp(0), 6, Some(b"b"), T0 + 2));
+    // Another of our consumers got the partition and starts again from the commit (5).
+    assert!(!p.record(&tp(0), 5, Some(b"a"), T0 + 3));
+    assert!(!p.record(&tp(0), 6, Some(b"b"), T0 + 4));
+    assert!(p.record(&tp(0), 7, Some(b"c"), T0 + 5));
+    let out = p.poll_output(T0 + 1000).unwrap();
+    assert_eq!(words(&out).len(), 3);
+    assert_eq!(p.output_written(out.ticket), Offsets::from([(tp(0), 8)]));
+}
+
+#[test]
 fn tombstones_count_no_word_but_are_read() {
     let mut p = pipeline(1000);
     p.record(&tp(0), 3, None, T0 + 1);

@@ -1,0 +1,232 @@
+//! The running job: consumers feed the pipeline, each batch that ends is written to every output,
+//! then its offsets are committed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use kafka_client::{Client, ClientConfig, OffsetReset};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::Error;
+use crate::clock::{BatchClock, Millis, now_millis};
+use crate::commit::{SharedMember, commit_offsets};
+use crate::consume::{Arrival, ConsumerSettings, consume};
+use crate::discovery::brokers_from_zookeeper;
+use crate::output::Outputs;
+use crate::output::topic::TopicOutput;
+use crate::output::webhdfs::HdfsOutput;
+use crate::pipeline::{Offsets, Pipeline};
+use crate::window::Window;
+
+/// How the job finds the Kafka cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Brokers {
+    /// The TP's `<zkQuorum>`: brokers are read from `/brokers/ids` in ZooKeeper.
+    ZooKeeper(String),
+    /// `--bootstrap-server host:port[,…]`.
+    Bootstrap(String),
+}
+
+/// Everything the job needs to know (the TP's four arguments and our flags).
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    /// Where the brokers are.
+    pub brokers: Brokers,
+    /// The consumer group (`<group>`).
+    pub group: String,
+    /// The topics (`<topics>`, comma-separated in the TP).
+    pub topics: Vec<String>,
+    /// How many consumers join the group (`<numThreads>`).
+    pub consumers: usize,
+    /// The batch interval in ms (the TP's `new Duration(2000)`).
+    pub interval_ms: Millis,
+    /// `(window, slide)` in ms for windowed counts, `None` for per-batch counts.
+    pub window: Option<(Millis, Millis)>,
+    /// The hash-partition count of Spark's print order (`local[N]`'s N).
+    pub partitions: u32,
+    /// Where a partition without a committed offset starts (Spark's receiver: the end).
+    pub reset: OffsetReset,
+    /// `--output-topic`.
+    pub output_topic: Option<String>,
+    /// `--hdfs-dir` and the HDFS user name.
+    pub hdfs: Option<(String, String)>,
+}
+
+/// Counters a caller (the benchmark, a test) can watch while the job runs.
+#[derive(Debug, Default)]
+pub struct JobStats {
+    /// Batches written to every output.
+    pub batches: AtomicU64,
+    /// Words in those batches.
+    pub words: AtomicU64,
+    /// Records taken from Kafka.
+    pub records: AtomicU64,
+}
+
+impl JobConfig {
+    fn window(&self) -> Result<Window, Error> {
+        match self.window {
+            None => Ok(Window::per_batch(self.interval_ms)),
+            Some((length, slide)) => Window::new(self.interval_ms, length, slide),
+        }
+    }
+}
+
+/// Resolves the bootstrap servers (reading ZooKeeper when given a quorum).
+pub async fn bootstrap_servers(brokers: &Brokers) -> Result<String, Error> {
+    match brokers {
+        Brokers::Bootstrap(list) => Ok(list.clone()),
+        Brokers::ZooKeeper(quorum) => {
+            let list = brokers_from_zookeeper(quorum).await?;
+            tracing::info!("brokers registered in ZooKeeper at {quorum}: {list}");
+            Ok(list)
+        }
+    }
+}
+
+/// Runs the job until `cancel`, printing each batch to `printed`. A batch's offsets are committed
+/// only after it is written to every output.
+pub async fn run(
+    config: JobConfig,
+    printed: Box<dyn std::io::Write + Send>,
+    stats: Arc<JobStats>,
+    cancel: CancellationToken,
+) -> Result<(), Error> {
+    if config.consumers == 0 {
+        return Err(Error::Config("<numThreads> must be at least 1".into()));
+    }
+    if config.topics.is_empty() {
+        return Err(Error::Config("<topics> names no topic".into()));
+    }
+    let clock = BatchClock::new(config.interval_ms)?;
+    let window = config.window()?;
+    let bootstrap = bootstrap_servers(&config.brokers).await?;
+    let client = Client::connect(&bootstrap, ClientConfig::default())
+        .await
+        .map_err(|source| Error::Kafka {
+            what: format!("connect to {bootstrap}"),
+            source,
+        })?;
+    let topic = match &config.output_topic {
+        Some(t) => Some(TopicOutput::new(client.clone(), t.clone()).await?),
+        None => None,
+    };
+    let hdfs = match &config.hdfs {
+        Some((url, user)) => Some(HdfsOutput::new(url, user.clone()).await?),
+        None => None,
+    };
+    let mut outputs = Outputs {
+        printed,
+        topic,
+        hdfs,
+    };
+
+    let (to_job, mut arrivals) = mpsc::channel::<Arrival>(64);
+    let member = SharedMember::default();
+    let stop_consumers = cancel.child_token();
+    let mut consumers = JoinSet::new();
+    let settings = ConsumerSettings {
+        group: config.group.clone(),
+        topics: config.topics.clone(),
+        reset: config.reset,
+    };
+    for index in 0..config.consumers {
+        consumers.spawn(consume(
+            index,
+            client.clone(),
+            settings.clone(),
+            to_job.clone(),
+            member.clone(),
+            stop_consumers.clone(),
+        ));
+    }
+    drop(to_job);
+
+    let mut pipeline = Pipeline::new(clock, window, config.partitions, now_millis());
+    let mut uncommitted = Offsets::new();
+    let result = loop {
+        let wait = Duration::from_millis(pipeline.next_batch_end().saturating_sub(now_millis()));
+        tokio::select! {
+            () = cancel.cancelled() => break Ok(()),
+            done = consumers.join_next(), if !consumers.is_empty() => {
+                // A consumer only ends early on a fatal error (it cannot join the group).
+                match done {
+                    Some(Ok(Err(e))) => break Err(e),
+                    Some(Err(e)) => break Err(Error::Config(format!("a consumer task failed: {e}"))),
+                    _ => {}
+                }
+            }
+            arrival = arrivals.recv() => {
+                let Some(arrival) = arrival else { break Ok(()) };
+                for r in &arrival.records {
+                    let tp = kafka_client::TopicPartition::new(r.topic.clone(), r.partition);
+                    if pipeline.record(&tp, r.offset, r.value.as_deref(), arrival.at) {
+                        stats.records.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            () = tokio::time::sleep(wait) => {}
+        }
+        if let Err(e) = write_due_batches(
+            &mut pipeline,
+            &mut outputs,
+            &mut uncommitted,
+            &client,
+            &config.group,
+            &member,
+            &stats,
+        )
+        .await
+        {
+            break Err(e);
+        }
+    };
+    stop_consumers.cancel();
+    while consumers.join_next().await.is_some() {}
+    result
+}
+
+/// Writes every batch that has ended, committing after each one.
+async fn write_due_batches(
+    pipeline: &mut Pipeline,
+    outputs: &mut Outputs,
+    uncommitted: &mut Offsets,
+    client: &Client,
+    group: &str,
+    member: &SharedMember,
+    stats: &JobStats,
+) -> Result<(), Error> {
+    while let Some(output) = pipeline.poll_output(now_millis()) {
+        outputs.write(&output).await?;
+        let words: u64 = output.counts.iter().map(|(_, n)| n).sum();
+        stats.words.fetch_add(words, Ordering::Relaxed);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            time = output.time,
+            words,
+            delay_ms = now_millis().saturating_sub(output.time),
+            "batch written"
+        );
+        uncommitted.extend(pipeline.output_written(output.ticket));
+        if uncommitted.is_empty() {
+            continue;
+        }
+        let identity = member.lock().ok().and_then(|m| m.clone());
+        let Some(identity) = identity else {
+            tracing::warn!("no group member yet to commit with; will retry after the next batch");
+            continue;
+        };
+        match commit_offsets(client, group, &identity, uncommitted).await {
+            Ok(()) => {
+                tracing::debug!(?uncommitted, "committed");
+                uncommitted.clear();
+            }
+            // A rebalance in progress: the offsets stay pending and go with the next batch.
+            Err(e) => tracing::warn!("{e}; will retry after the next batch"),
+        }
+    }
+    Ok(())
+}
