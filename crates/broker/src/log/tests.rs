@@ -1,0 +1,493 @@
+//! Tests of the whole partition log through its public API, with real client batches.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+
+use kafka_protocol::records::Compression;
+
+use super::test_support::{batch, batch_with, decode, encode, records};
+use super::*;
+
+fn small_segments() -> LogConfig {
+    LogConfig {
+        segment_bytes: 1024,
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    }
+}
+
+fn segment_files(dir: &Path, extension: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(&format!(".{extension}")))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Appends `n` batches of `per_batch` records; timestamps are `1000 + offset`.
+fn fill(log: &mut PartitionLog, n: usize, per_batch: usize) {
+    for _ in 0..n {
+        let ts = 1000 + log.log_end_offset();
+        log.append(&batch(per_batch, ts), 0).unwrap();
+    }
+}
+
+/// Every record of the log, read from `offset` through repeated reads as a consumer would.
+fn read_all(log: &PartitionLog, mut offset: i64) -> Vec<(i64, i64, bytes::Bytes)> {
+    let mut out = Vec::new();
+    loop {
+        let r = log.read(offset, 300, log.log_end_offset()).unwrap();
+        if r.records.is_empty() {
+            return out;
+        }
+        let records = decode(&r.records);
+        offset = records.last().unwrap().0 + 1;
+        out.extend(records);
+    }
+}
+
+#[test]
+fn append_assigns_offsets_and_reads_back_across_segment_rolls() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
+    let first = log.append(&batch(3, 1000), 5).unwrap();
+    assert_eq!((first.first_offset, first.last_offset), (0, 2));
+    assert_eq!(first.log_append_time, -1);
+    fill(&mut log, 40, 3);
+    assert_eq!(log.log_end_offset(), 123);
+    assert!(log.segment_count() > 3, "{} segments", log.segment_count());
+    assert_eq!(
+        segment_files(dir.path(), "log")[0],
+        "00000000000000000000.log"
+    );
+    assert_eq!(
+        segment_files(dir.path(), "index").len(),
+        log.segment_count()
+    );
+    assert_eq!(
+        segment_files(dir.path(), "timeindex").len(),
+        log.segment_count()
+    );
+
+    let all = read_all(&log, 0);
+    assert_eq!(all.len(), 123);
+    for (i, (offset, timestamp, _)) in all.iter().enumerate() {
+        assert_eq!(*offset, i as i64);
+        // Batch k starts at offset 3k with timestamp 1000 + 3k.
+        assert_eq!(*timestamp, 1000 + i as i64);
+    }
+}
+
+#[test]
+fn a_mid_batch_offset_returns_the_whole_batch_containing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    fill(&mut log, 10, 5);
+    let r = log.read(17, 1, 50).unwrap();
+    let records = decode(&r.records);
+    assert_eq!(
+        records.first().unwrap().0,
+        15,
+        "the batch holding 17 starts at 15"
+    );
+    assert_eq!(
+        records.len(),
+        5,
+        "max_bytes=1 still returns one whole batch"
+    );
+}
+
+#[test]
+fn reads_stop_at_the_upper_bound_and_at_the_log_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    fill(&mut log, 4, 5);
+    let r = log.read(0, 1 << 20, 10).unwrap();
+    assert_eq!(decode(&r.records).len(), 10);
+    assert!(log.read(10, 1 << 20, 10).unwrap().records.is_empty());
+    assert!(log.read(20, 1 << 20, 20).unwrap().records.is_empty());
+    // A bound inside a batch leaves that batch out.
+    assert_eq!(decode(&log.read(0, 1 << 20, 12).unwrap().records).len(), 10);
+    assert!(matches!(
+        log.read(21, 100, 21),
+        Err(LogError::OffsetOutOfRange { offset: 21, .. })
+    ));
+    let r = log.read(0, 1 << 20, 20).unwrap();
+    assert_eq!((r.log_start_offset, r.log_end_offset), (0, 20));
+}
+
+#[test]
+fn max_bytes_limits_to_whole_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    let one = batch(5, 0).len();
+    fill(&mut log, 10, 5);
+    let r = log.read(0, one * 3 + one / 2, 50).unwrap();
+    assert_eq!(r.records.len(), one * 3);
+}
+
+#[test]
+fn bad_batches_are_rejected_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    let mut two = batch(2, 0);
+    let good_len = two.len();
+    let mut bad = batch(2, 0);
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    two.extend_from_slice(&bad);
+    let err = log.append(&two, 0).unwrap_err();
+    assert!(
+        matches!(err, LogError::InvalidBatch { position, source: BatchError::CrcMismatch { .. } } if position == good_len),
+        "{err}"
+    );
+    assert_eq!(err.kafka_error_code(), 2);
+    assert_eq!(log.log_end_offset(), 0);
+    assert_eq!(log.size_bytes(), 0);
+
+    let mut v1 = batch(1, 0);
+    v1[16] = 1;
+    let err = log.append(&v1, 0).unwrap_err();
+    assert_eq!(err.kafka_error_code(), 43, "{err}");
+    assert!(matches!(log.append(&[], 0), Err(LogError::EmptyAppend)));
+
+    log.set_config(LogConfig {
+        max_message_bytes: 50,
+        ..LogConfig::default()
+    })
+    .unwrap();
+    let err = log.append(&batch(2, 0), 0).unwrap_err();
+    assert_eq!(err.kafka_error_code(), 10, "{err}");
+}
+
+#[test]
+fn compressed_batches_are_stored_as_produced() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    for codec in [
+        Compression::Gzip,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd,
+    ] {
+        let produced = encode(&records(10, 100, -1, -1, -1, 50), codec);
+        let info = log.append(&produced, 1).unwrap();
+        let r = log
+            .read(info.first_offset, 1 << 20, info.last_offset + 1)
+            .unwrap();
+        // Identical bytes apart from the patched base offset and leader epoch.
+        assert_eq!(r.records.len(), produced.len());
+        assert_eq!(r.records[16..], produced[16..]);
+        let records = decode(&r.records);
+        assert_eq!(records.len(), 10);
+        assert_eq!(records[0].0, info.first_offset);
+    }
+}
+
+#[test]
+fn log_append_time_topics_stamp_the_broker_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        timestamp_type: TimestampType::LogAppendTime,
+        ..LogConfig::default()
+    };
+    let mut log = PartitionLog::open(dir.path(), config).unwrap();
+    let info = log.append_at(&batch(3, 5), 0, 99_000).unwrap();
+    assert_eq!(info.log_append_time, 99_000);
+    let r = log.read(0, 1 << 20, 3).unwrap();
+    let header = BatchHeader::parse(&r.records).unwrap();
+    assert!(header.is_log_append_time());
+    assert_eq!(header.max_timestamp, 99_000);
+    let mut buf = r.records.clone();
+    let set = kafka_protocol::records::RecordBatchDecoder::decode(&mut buf).unwrap();
+    assert!(
+        set.records
+            .iter()
+            .all(|r| r.timestamp_type == kafka_protocol::records::TimestampType::LogAppend)
+    );
+    assert_eq!(log.offset_for_timestamp(50_000).unwrap(), Some((0, 99_000)));
+}
+
+#[test]
+fn high_watermark_and_log_start_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+        fill(&mut log, 20, 2);
+        log.set_high_watermark(30);
+        assert_eq!(log.high_watermark(), 30);
+        log.set_high_watermark(1000);
+        assert_eq!(log.high_watermark(), 40, "clamped to the log end");
+        log.set_high_watermark(25);
+        assert_eq!(log.delete_records_before(6).unwrap(), 6);
+        log.flush().unwrap();
+    }
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.high_watermark(), 25);
+    assert_eq!(log.log_start_offset(), 6);
+    assert_eq!(log.log_end_offset(), 40);
+    assert!(matches!(
+        log.read(5, 100, 40),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert_eq!(decode(&log.read(6, 100, 40).unwrap().records)[0].0, 6);
+}
+
+#[test]
+fn a_torn_tail_is_truncated_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = batch(4, 0).len() as u64;
+    {
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+        fill(&mut log, 5, 4);
+        log.flush().unwrap();
+        // More appends after the last flush, then a crash that tears the last batch.
+        fill(&mut log, 2, 4);
+    }
+    let file = dir.path().join("00000000000000000000.log");
+    let f = OpenOptions::new().write(true).open(&file).unwrap();
+    f.set_len(one * 7 - 10).unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(log.log_end_offset(), 24);
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), one * 6);
+    assert_eq!(read_all(&log, 0).len(), 24);
+    // The log goes on from the recovered end.
+    assert_eq!(log.append(&batch(1, 0), 0).unwrap().first_offset, 24);
+}
+
+#[test]
+fn a_corrupt_crc_truncates_from_that_batch_and_drops_later_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = batch(2, 0).len() as u64;
+    let segments;
+    {
+        let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+        fill(&mut log, 30, 2);
+        segments = log.segment_count();
+        // No flush: nothing is past the recovery point, so every segment is scanned.
+    }
+    std::fs::remove_file(dir.path().join("partition-offsets-checkpoint")).unwrap();
+    let file = dir.path().join("00000000000000000000.log");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let position = (one * 2 + one / 2) as usize; // inside the third batch
+    bytes[position] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert!(segments > 1);
+    assert_eq!(log.segment_count(), 1);
+    assert_eq!(log.log_end_offset(), 4);
+    assert_eq!(segment_files(dir.path(), "log").len(), 1);
+    assert_eq!(read_all(&log, 0).len(), 4);
+}
+
+#[test]
+fn missing_or_torn_indexes_are_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected;
+    {
+        let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+        fill(&mut log, 40, 2);
+        log.flush().unwrap();
+        expected = read_all(&log, 0);
+    }
+    let index = dir.path().join("00000000000000000000.index");
+    let before = std::fs::read(&index).unwrap();
+    assert!(!before.is_empty(), "the sparse index has entries");
+    std::fs::remove_file(&index).unwrap();
+    std::fs::write(dir.path().join("00000000000000000000.timeindex"), [1, 2, 3]).unwrap();
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(std::fs::read(&index).unwrap(), before);
+    assert_eq!(read_all(&log, 0), expected);
+    assert_eq!(log.offset_for_timestamp(1010).unwrap(), Some((10, 1010)));
+}
+
+#[test]
+fn retention_by_size_and_time_keeps_the_active_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = small_segments();
+    config.retention_ms = None;
+    let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    fill(&mut log, 40, 2);
+    let segments = log.segment_count();
+    // Nothing above the high watermark may go.
+    config.retention_bytes = Some(0);
+    log.set_config(config.clone()).unwrap();
+    assert_eq!(log.enforce_retention(0).unwrap(), 0);
+
+    log.set_high_watermark(log.log_end_offset());
+    config.retention_bytes = Some(2048);
+    log.set_config(config.clone()).unwrap();
+    let removed = log.enforce_retention(0).unwrap();
+    assert!(removed > 0);
+    assert_eq!(log.segment_count(), segments - removed);
+    assert!(log.size_bytes() >= 2048);
+    assert!(log.size_bytes() < 2048 + 1024);
+    let start = log.log_start_offset();
+    assert!(start > 0);
+    assert_eq!(read_all(&log, start).first().unwrap().0, start);
+
+    // Time: every batch's timestamp is 1000 + offset; keep records newer than 1070.
+    config.retention_bytes = None;
+    config.retention_ms = Some(10);
+    log.set_config(config).unwrap();
+    log.enforce_retention(1080).unwrap();
+    assert!(log.log_start_offset() > 60);
+    assert!(log.log_start_offset() <= 70, "{}", log.log_start_offset());
+    // Even with everything expired, the active segment stays.
+    log.enforce_retention(i64::MAX).unwrap();
+    assert_eq!(log.segment_count(), 1);
+    assert_eq!(log.log_end_offset(), 80);
+}
+
+#[test]
+fn segments_roll_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_ms: 100,
+        ..LogConfig::default()
+    };
+    let mut log = PartitionLog::open(dir.path(), config).unwrap();
+    log.append(&batch(1, 1000), 0).unwrap();
+    log.append(&batch(1, 1100), 0).unwrap();
+    assert_eq!(log.segment_count(), 1);
+    log.append(&batch(1, 1101), 0).unwrap();
+    assert_eq!(log.segment_count(), 2);
+    assert_eq!(
+        segment_files(dir.path(), "log"),
+        ["00000000000000000000.log", "00000000000000000002.log"]
+    );
+}
+
+#[test]
+fn truncate_to_removes_the_tail_and_later_epochs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    for epoch in 0..4 {
+        for _ in 0..10 {
+            let ts = 1000 + log.log_end_offset();
+            log.append(&batch(2, ts), epoch).unwrap();
+        }
+    }
+    log.set_high_watermark(80);
+    assert_eq!(log.leader_epoch_end_offset(1), Some((1, 40)));
+    log.truncate_to(31).unwrap(); // mid-batch: the batch 30..=31 goes
+    assert_eq!(log.log_end_offset(), 30);
+    assert_eq!(log.high_watermark(), 30);
+    assert_eq!(log.latest_epoch(), Some(1));
+    assert_eq!(log.leader_epoch_end_offset(1), Some((1, 30)));
+    assert_eq!(log.leader_epoch_end_offset(3), None);
+    assert_eq!(read_all(&log, 0).len(), 30);
+    assert_eq!(log.offset_for_timestamp(1029).unwrap(), Some((29, 1029)));
+    assert_eq!(log.offset_for_timestamp(1030).unwrap(), None);
+    let info = log.append(&batch(2, 5000), 7).unwrap();
+    assert_eq!(info.first_offset, 30);
+    drop(log);
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.log_end_offset(), 32);
+    assert_eq!(log.leader_epoch_end_offset(1), Some((1, 30)));
+    assert_eq!(log.leader_epoch_end_offset(7), Some((7, 32)));
+}
+
+#[test]
+fn truncating_below_the_log_start_restarts_the_log_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    fill(&mut log, 10, 2);
+    log.set_high_watermark(20);
+    log.delete_records_before(10).unwrap();
+    log.truncate_to(4).unwrap();
+    assert_eq!(
+        (
+            log.log_start_offset(),
+            log.log_end_offset(),
+            log.segment_count()
+        ),
+        (4, 4, 1)
+    );
+    assert_eq!(
+        segment_files(dir.path(), "log"),
+        ["00000000000000000004.log"]
+    );
+}
+
+#[test]
+fn follower_appends_keep_offsets_and_learn_epochs() {
+    let leader_dir = tempfile::tempdir().unwrap();
+    let follower_dir = tempfile::tempdir().unwrap();
+    let mut leader = PartitionLog::open(leader_dir.path(), LogConfig::default()).unwrap();
+    let mut follower = PartitionLog::open(follower_dir.path(), LogConfig::default()).unwrap();
+    leader.append(&batch(3, 0), 1).unwrap();
+    leader.append(&batch(3, 0), 2).unwrap();
+    let fetched = leader
+        .read(0, 1 << 20, leader.log_end_offset())
+        .unwrap()
+        .records;
+    let info = follower.append_as_follower(&fetched).unwrap();
+    assert_eq!((info.first_offset, info.last_offset), (0, 5));
+    assert_eq!(follower.leader_epoch_end_offset(1), Some((1, 3)));
+    assert_eq!(follower.read(0, 1 << 20, 6).unwrap().records, fetched);
+    // Not contiguous: the same batches again.
+    assert!(matches!(
+        follower.append_as_follower(&fetched),
+        Err(LogError::NonContiguous {
+            expected: 6,
+            found: 0
+        })
+    ));
+}
+
+#[test]
+fn offset_for_timestamp_finds_the_first_record_at_or_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    fill(&mut log, 50, 3);
+    assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((0, 1000)));
+    assert_eq!(log.offset_for_timestamp(1077).unwrap(), Some((77, 1077)));
+    assert_eq!(log.offset_for_timestamp(1149).unwrap(), Some((149, 1149)));
+    assert_eq!(log.offset_for_timestamp(1150).unwrap(), None);
+    // Timestamps need not grow with offsets: an older batch after a newer one.
+    log.append(&batch(2, 500), 0).unwrap();
+    assert_eq!(log.offset_for_timestamp(400).unwrap(), Some((0, 1000)));
+    log.set_high_watermark(log.log_end_offset());
+    log.delete_records_before(80).unwrap();
+    assert_eq!(log.offset_for_timestamp(1077).unwrap(), Some((80, 1080)));
+}
+
+#[test]
+fn producer_fields_are_readable_from_stored_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    log.append(&batch_with(4, 0, 77, 2, 10), 3).unwrap();
+    let r = log.read(0, 1 << 20, 4).unwrap();
+    let h = BatchHeader::parse(&r.records).unwrap();
+    assert_eq!(
+        (h.producer_id, h.producer_epoch, h.base_sequence),
+        (77, 2, 10)
+    );
+    assert_eq!(h.last_sequence(), 13);
+    assert_eq!(h.partition_leader_epoch, 3);
+}
+
+#[test]
+fn delete_removes_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("topic-0");
+    let mut log = PartitionLog::open(&path, LogConfig::default()).unwrap();
+    fill(&mut log, 3, 1);
+    log.delete().unwrap();
+    assert!(!path.exists());
+}
+
+#[test]
+fn invalid_configuration_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 10,
+        ..LogConfig::default()
+    };
+    let err = PartitionLog::open(dir.path(), config).unwrap_err();
+    assert!(err.to_string().contains("segment.bytes"), "{err}");
+}
