@@ -1,0 +1,666 @@
+//! The tokio server on top of the state machine: accepts connections, frames requests,
+//! answers four-letter words, and runs one core task that owns the [`Machine`]. Writes are
+//! logged by a writer thread that fsyncs in groups (every transaction queued while one fsync
+//! runs shares the next), and the frames a step produced are released, in order, only once the
+//! log covers the zxid they depend on.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+pub use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::fourlw::{self, Client, Report};
+use crate::machine::{Limits, Machine, Out, Step};
+use crate::proto::ConnectRequest;
+use crate::store::{self, Store};
+use crate::watch::ConnId;
+
+/// A bound coordinator, ready to [`Server::run`].
+#[derive(Debug)]
+pub struct Server {
+    listener: TcpListener,
+    config: Config,
+}
+
+impl Server {
+    /// Binds `clientPortAddress:clientPort` from the configuration.
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let addr = SocketAddr::new(config.client_address, config.client_port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (clientPort)"))?;
+        Ok(Server { listener, config })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        serve(self.listener, self.config, shutdown).await
+    }
+}
+
+/// Messages from connections and the log writer to the core task.
+enum CoreMsg {
+    Connect {
+        conn: ConnId,
+        addr: SocketAddr,
+        tx: mpsc::UnboundedSender<ConnMsg>,
+        req: ConnectRequest,
+    },
+    Request {
+        conn: ConnId,
+        body: Vec<u8>,
+        at: Instant,
+    },
+    Gone {
+        conn: ConnId,
+    },
+    Word {
+        word: String,
+        reply: oneshot::Sender<String>,
+    },
+    Durable(i64),
+    LogFailed(String),
+}
+
+/// Messages from the core to a connection's writer.
+enum ConnMsg {
+    Frame(Vec<u8>),
+    Close,
+}
+
+/// Work for the log writer thread.
+enum LogCmd {
+    Txns {
+        last_zxid: i64,
+        records: Vec<Vec<u8>>,
+    },
+    Snapshot {
+        zxid: i64,
+        state: Vec<u8>,
+    },
+    Purge,
+}
+
+/// Serves the ZooKeeper protocol on `listener` until `shutdown` is cancelled: recovers the
+/// data directories, then accepts clients.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (store, recovered) =
+        Store::open(&config.data_dir, &config.data_log_dir).with_context(|| {
+            format!(
+                "cannot open the data directories {} and {}",
+                config.data_dir.display(),
+                config.data_log_dir.display()
+            )
+        })?;
+    let limits = Limits {
+        min_session_ms: i32::try_from(config.min_session_ms).unwrap_or(i32::MAX),
+        max_session_ms: i32::try_from(config.max_session_ms).unwrap_or(i32::MAX),
+    };
+    let mut machine = Machine::new(limits, wall_ms().max(0) as u64, secret());
+    let replayed = recovered.txns.len();
+    if let Some(snapshot) = recovered.snapshot {
+        machine.load(snapshot);
+    }
+    for txn in &recovered.txns {
+        machine.replay(txn);
+    }
+    let start = Instant::now();
+    machine.restart_clocks(0);
+    tracing::info!(
+        zxid = format_args!("0x{:x}", machine.zxid()),
+        replayed,
+        addr = %listener.local_addr()?,
+        "coordinator ready"
+    );
+
+    let (core_tx, core_rx) = mpsc::unbounded_channel();
+    let (log_tx, log_rx) = std_mpsc::channel();
+    let writer_core = core_tx.clone();
+    let force_sync = config.force_sync;
+    let retain = usize::try_from(config.snap_retain_count).unwrap_or(3);
+    let writer = std::thread::Builder::new()
+        .name("coordinator-log".into())
+        .spawn(move || log_writer(store, log_rx, writer_core, force_sync, retain))?;
+
+    let config = Arc::new(config);
+    let core = Core {
+        durable: machine.zxid(),
+        machine,
+        conns: HashMap::new(),
+        pending: VecDeque::new(),
+        log_tx,
+        config: Arc::clone(&config),
+        start,
+        since_snapshot: 0,
+        received: 0,
+        sent: 0,
+        latency: Latency::default(),
+        failed: None,
+    };
+    let core_task = tokio::spawn(core.run(core_rx, shutdown.clone()));
+
+    let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
+    let mut next_conn: ConnId = 1;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => {
+                let (stream, addr) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Some(slot) = IpSlot::take(&per_ip, addr.ip(), config.max_client_cnxns) else {
+                    tracing::warn!(%addr, max = config.max_client_cnxns, "too many connections from this address");
+                    continue;
+                };
+                let conn = next_conn;
+                next_conn += 1;
+                let _ = stream.set_nodelay(true);
+                let core_tx = core_tx.clone();
+                let config = Arc::clone(&config);
+                let shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    connection(stream, addr, conn, core_tx, &config, shutdown).await;
+                    drop(slot);
+                });
+            }
+        }
+    }
+    let failed = core_task.await.context("core task")?;
+    let _ = writer.join();
+    match failed {
+        Some(e) => Err(anyhow::anyhow!("transaction log failed: {e}")),
+        None => Ok(()),
+    }
+}
+
+/// A connection counted against `maxClientCnxns` for its address; released on drop.
+struct IpSlot {
+    map: Arc<Mutex<HashMap<IpAddr, u32>>>,
+    ip: IpAddr,
+}
+
+impl IpSlot {
+    fn take(map: &Arc<Mutex<HashMap<IpAddr, u32>>>, ip: IpAddr, max: u32) -> Option<IpSlot> {
+        let mut guard = map.lock().ok()?;
+        let n = guard.entry(ip).or_insert(0);
+        if max > 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(IpSlot {
+            map: Arc::clone(map),
+            ip,
+        })
+    }
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        if let Ok(mut guard) = self.map.lock()
+            && let Some(n) = guard.get_mut(&self.ip)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                guard.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// Why a frame could not be read.
+enum FrameError {
+    Closed,
+    TooLarge(i32),
+}
+
+async fn read_frame(
+    rd: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    len_bytes: [u8; 4],
+    max: usize,
+) -> Result<Vec<u8>, FrameError> {
+    let len = i32::from_be_bytes(len_bytes);
+    let n = usize::try_from(len).map_err(|_| FrameError::TooLarge(len))?;
+    if n > max {
+        return Err(FrameError::TooLarge(len));
+    }
+    let mut body = vec![0; n];
+    rd.read_exact(&mut body)
+        .await
+        .map_err(|_| FrameError::Closed)?;
+    Ok(body)
+}
+
+async fn connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    conn: ConnId,
+    core: mpsc::UnboundedSender<CoreMsg>,
+    config: &Config,
+    shutdown: CancellationToken,
+) {
+    let (rd, wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
+    let mut wr = BufWriter::new(wr);
+    let mut first = [0u8; 4];
+    if rd.read_exact(&mut first).await.is_err() {
+        return;
+    }
+    if fourlw::is_known(&first) {
+        let word = String::from_utf8_lossy(&first).into_owned();
+        let (reply, answer) = oneshot::channel();
+        if core.send(CoreMsg::Word { word, reply }).is_ok()
+            && let Ok(text) = answer.await
+        {
+            let _ = wr.write_all(text.as_bytes()).await;
+            let _ = wr.flush().await;
+        }
+        let _ = wr.shutdown().await;
+        return;
+    }
+    let req = match read_frame(&mut rd, first, config.max_buffer).await {
+        Ok(body) => match ConnectRequest::decode(&body) {
+            Ok(req) => req,
+            Err(e) => {
+                tracing::warn!(%addr, "malformed connect request, closing: {e}");
+                return;
+            }
+        },
+        Err(FrameError::TooLarge(len)) => {
+            tracing::warn!(%addr, len, "connect frame length refused, closing");
+            return;
+        }
+        Err(FrameError::Closed) => return,
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    if core
+        .send(CoreMsg::Connect {
+            conn,
+            addr,
+            tx,
+            req,
+        })
+        .is_err()
+    {
+        return;
+    }
+    let closed = CancellationToken::new();
+    let writer_closed = closed.clone();
+    let writer = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                ConnMsg::Frame(frame) => {
+                    if wr.write_all(&frame).await.is_err() {
+                        break;
+                    }
+                    if rx.is_empty() && wr.flush().await.is_err() {
+                        break;
+                    }
+                }
+                ConnMsg::Close => break,
+            }
+        }
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
+        writer_closed.cancel();
+    });
+    loop {
+        let mut len = [0u8; 4];
+        let got = tokio::select! {
+            () = closed.cancelled() => break,
+            () = shutdown.cancelled() => break,
+            r = rd.read_exact(&mut len) => r,
+        };
+        if got.is_err() {
+            break;
+        }
+        match read_frame(&mut rd, len, config.max_buffer).await {
+            Ok(body) => {
+                if core
+                    .send(CoreMsg::Request {
+                        conn,
+                        body,
+                        at: Instant::now(),
+                    })
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            Err(FrameError::TooLarge(len)) => {
+                tracing::warn!(%addr, len, max = config.max_buffer, "frame length refused (jute.maxbuffer), closing");
+                break;
+            }
+            Err(FrameError::Closed) => break,
+        }
+    }
+    let _ = core.send(CoreMsg::Gone { conn });
+    writer.abort();
+}
+
+/// One open connection, as the core knows it.
+struct ConnState {
+    tx: mpsc::UnboundedSender<ConnMsg>,
+    addr: SocketAddr,
+    received: u64,
+    sent: u64,
+}
+
+/// Request latency figures (ms) for srvr/mntr.
+#[derive(Default)]
+struct Latency {
+    min: u64,
+    max: u64,
+    total: u64,
+    count: u64,
+}
+
+impl Latency {
+    fn record(&mut self, ms: u64) {
+        self.min = if self.count == 0 {
+            ms
+        } else {
+            self.min.min(ms)
+        };
+        self.max = self.max.max(ms);
+        self.total += ms;
+        self.count += 1;
+    }
+
+    fn figures(&self) -> (u64, f64, u64) {
+        let avg = if self.count == 0 {
+            0.0
+        } else {
+            self.total as f64 / self.count as f64
+        };
+        (self.min, avg, self.max)
+    }
+}
+
+/// The task that owns the machine.
+struct Core {
+    machine: Machine,
+    conns: HashMap<ConnId, ConnState>,
+    /// Frames waiting for the log: (zxid they depend on, what, when its request arrived).
+    pending: VecDeque<(i64, Out, Option<Instant>)>,
+    durable: i64,
+    log_tx: std_mpsc::Sender<LogCmd>,
+    config: Arc<Config>,
+    start: Instant,
+    since_snapshot: u64,
+    received: u64,
+    sent: u64,
+    latency: Latency,
+    failed: Option<String>,
+}
+
+impl Core {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<CoreMsg>,
+        shutdown: CancellationToken,
+    ) -> Option<String> {
+        let tick = Duration::from_millis(u64::from(self.config.tick_ms / 2).clamp(10, 1000));
+        let mut ticker = tokio::time::interval(tick);
+        let purge_every = Duration::from_secs(u64::from(self.config.purge_interval_hours) * 3600);
+        let mut purge = tokio::time::interval(purge_every.max(Duration::from_secs(1)));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                msg = rx.recv() => match msg {
+                    Some(msg) => self.handle(msg),
+                    None => break,
+                },
+                _ = ticker.tick() => {
+                    let step = self.machine.tick(self.now(), wall_ms());
+                    self.step(step, None);
+                }
+                _ = purge.tick(), if self.config.purge_interval_hours > 0 => {
+                    let _ = self.log_tx.send(LogCmd::Purge);
+                }
+            }
+            if let Some(e) = &self.failed {
+                tracing::error!("transaction log failed, stopping: {e}");
+                shutdown.cancel();
+                break;
+            }
+        }
+        for state in self.conns.values() {
+            let _ = state.tx.send(ConnMsg::Close);
+        }
+        self.failed
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn handle(&mut self, msg: CoreMsg) {
+        match msg {
+            CoreMsg::Connect {
+                conn,
+                addr,
+                tx,
+                req,
+            } => {
+                self.conns.insert(
+                    conn,
+                    ConnState {
+                        tx,
+                        addr,
+                        received: 1,
+                        sent: 0,
+                    },
+                );
+                self.received += 1;
+                let step = self.machine.connect(conn, &req, self.now(), wall_ms());
+                self.step(step, None);
+            }
+            CoreMsg::Request { conn, body, at } => {
+                self.received += 1;
+                if let Some(state) = self.conns.get_mut(&conn) {
+                    state.received += 1;
+                }
+                match self.machine.request(conn, &body, self.now(), wall_ms()) {
+                    Ok(step) => self.step(step, Some(at)),
+                    Err(e) => {
+                        let addr = self.conns.get(&conn).map(|c| c.addr);
+                        tracing::warn!(?addr, "malformed request, closing the connection: {e}");
+                        self.step(
+                            Step {
+                                txns: Vec::new(),
+                                out: vec![Out::Close(conn)],
+                            },
+                            None,
+                        );
+                    }
+                }
+            }
+            CoreMsg::Gone { conn } => {
+                self.conns.remove(&conn);
+                self.machine.disconnected(conn);
+            }
+            CoreMsg::Word { word, reply } => {
+                let _ = reply.send(fourlw::answer(&word, &self.config, &self.report()));
+            }
+            CoreMsg::Durable(zxid) => {
+                self.durable = self.durable.max(zxid);
+                self.release();
+            }
+            CoreMsg::LogFailed(e) => self.failed = Some(e),
+        }
+    }
+
+    fn report(&self) -> Report {
+        Report {
+            summary: self.machine.summary(),
+            received: self.received,
+            sent: self.sent,
+            latency: self.latency.figures(),
+            clients: self
+                .conns
+                .values()
+                .map(|c| Client {
+                    addr: c.addr,
+                    received: c.received,
+                    sent: c.sent,
+                })
+                .collect(),
+            uptime_ms: self.now(),
+        }
+    }
+
+    /// Logs a step's transactions and queues its frames behind them.
+    fn step(&mut self, step: Step, at: Option<Instant>) {
+        if let Some(last) = step.txns.last() {
+            let last_zxid = last.zxid;
+            let n = step.txns.len() as u64;
+            let records = step.txns.iter().map(store::encode_txn).collect();
+            let _ = self.log_tx.send(LogCmd::Txns { last_zxid, records });
+            self.since_snapshot += n;
+            if self.since_snapshot >= self.config.snap_count {
+                self.since_snapshot = 0;
+                let zxid = self.machine.zxid();
+                let state = self.machine.durable_state().encode();
+                let _ = self.log_tx.send(LogCmd::Snapshot { zxid, state });
+            }
+        }
+        let tag = self.machine.zxid();
+        let count = step.out.len();
+        for (i, out) in step.out.into_iter().enumerate() {
+            let started = if i + 1 == count { at } else { None };
+            self.pending.push_back((tag, out, started));
+        }
+        self.release();
+    }
+
+    /// Sends every queued frame whose zxid the log now covers, in order.
+    fn release(&mut self) {
+        while self
+            .pending
+            .front()
+            .is_some_and(|(tag, _, _)| *tag <= self.durable)
+        {
+            let Some((_, out, started)) = self.pending.pop_front() else {
+                break;
+            };
+            if let Some(at) = started {
+                self.latency
+                    .record(u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX));
+            }
+            match out {
+                Out::Frame(conn, frame) => {
+                    if let Some(state) = self.conns.get_mut(&conn)
+                        && state.tx.send(ConnMsg::Frame(frame)).is_ok()
+                    {
+                        state.sent += 1;
+                        self.sent += 1;
+                    }
+                }
+                Out::Close(conn) => {
+                    if let Some(state) = self.conns.remove(&conn) {
+                        let _ = state.tx.send(ConnMsg::Close);
+                    }
+                    self.machine.disconnected(conn);
+                }
+            }
+        }
+    }
+}
+
+/// The log writer thread: appends what arrives, fsyncs once for everything that arrived
+/// while the previous fsync ran, then tells the core how far the log is durable.
+fn log_writer(
+    mut store: Store,
+    rx: std_mpsc::Receiver<LogCmd>,
+    core: mpsc::UnboundedSender<CoreMsg>,
+    force_sync: bool,
+    retain: usize,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let mut records = Vec::new();
+        let mut last = None;
+        let mut result = Ok(());
+        for cmd in batch {
+            match cmd {
+                LogCmd::Txns {
+                    last_zxid,
+                    records: mut r,
+                } => {
+                    records.append(&mut r);
+                    last = Some(last_zxid);
+                }
+                LogCmd::Snapshot { zxid, state } => {
+                    result = result
+                        .and_then(|()| store.append(&std::mem::take(&mut records)))
+                        .and_then(|()| store.snapshot(zxid, &state));
+                    if let Err(e) = &result {
+                        tracing::error!("snapshot failed: {e}");
+                    }
+                }
+                LogCmd::Purge => {
+                    if let Err(e) = store.purge(retain) {
+                        tracing::warn!("purge failed: {e}");
+                    }
+                }
+            }
+        }
+        result = result.and_then(|()| store.append(&records));
+        if force_sync {
+            result = result.and_then(|()| store.sync());
+        }
+        match result {
+            Ok(()) => {
+                if let Some(zxid) = last {
+                    let _ = core.send(CoreMsg::Durable(zxid));
+                }
+            }
+            Err(e) => {
+                let _ = core.send(CoreMsg::LogFailed(e.to_string()));
+                return;
+            }
+        }
+    }
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A seed for session passwords: the kernel's randomness, else the clock.
+fn secret() -> u64 {
+    let mut bytes = [0u8; 8];
+    match std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes))
+    {
+        Ok(()) => u64::from_be_bytes(bytes),
+        Err(_) => wall_ms() as u64 ^ u64::from(std::process::id()),
+    }
+}
