@@ -1,0 +1,162 @@
+//! One client connection: frames in, requests decoded and served one after the other, responses
+//! out in request order (clients pipeline requests and match answers by order and correlation
+//! id). Responses are gathered and written together when no complete frame is left to serve.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::{Decodable, Encodable};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::api;
+use crate::frame::{FrameError, take_frame};
+use crate::session::Session;
+
+/// Why a connection is closed by the broker (logged, never a panic).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectionError {
+    /// The size prefix was refused.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// The request could not be understood.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// A version or API that is not served and cannot be answered with an error.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The socket failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves `stream` until the client leaves, sends something malformed, or `shutdown` fires.
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    session: Arc<Session>,
+    shutdown: CancellationToken,
+) -> Result<(), ConnectionError> {
+    let max = session.broker.config.socket_request_max_bytes;
+    let mut input = BytesMut::with_capacity(8 * 1024);
+    let mut output = BytesMut::new();
+    loop {
+        while let Some(frame) = take_frame(&mut input, max)? {
+            let served = tokio::select! {
+                r = serve_request(&session, frame) => r?,
+                () = shutdown.cancelled() => return Ok(()),
+            };
+            if let Some(response) = served {
+                output.put_slice(&response);
+            }
+            if output.len() > 1 << 20 {
+                stream.write_all(&output).await?;
+                output.clear();
+            }
+        }
+        if !output.is_empty() {
+            stream.write_all(&output).await?;
+            output.clear();
+        }
+        let read = tokio::select! {
+            r = stream.read_buf(&mut input) => r?,
+            () = shutdown.cancelled() => return Ok(()),
+        };
+        if read == 0 {
+            if input.is_empty() {
+                return Ok(());
+            }
+            return Err(ConnectionError::Malformed(format!(
+                "connection closed inside a frame ({} bytes buffered)",
+                input.len()
+            )));
+        }
+    }
+}
+
+/// Decodes and serves one frame; returns the encoded response frame, or `None` when the
+/// request gets no answer (Produce with acks=0).
+async fn serve_request(
+    session: &Arc<Session>,
+    mut frame: Bytes,
+) -> Result<Option<Bytes>, ConnectionError> {
+    let (key, version) = peek_key_and_version(&frame)?;
+    let api_key = ApiKey::try_from(key)
+        .map_err(|()| ConnectionError::Unsupported(format!("unknown API key {key}")))?;
+    let header = RequestHeader::decode(&mut frame, api_key.request_header_version(version))
+        .map_err(|e| ConnectionError::Malformed(format!("{api_key:?} v{version} header: {e:#}")))?;
+    session.client_id.get_or_init(|| {
+        header
+            .client_id
+            .as_ref()
+            .map(|c| c.to_string())
+            .unwrap_or_default()
+    });
+    let route = api::route(api_key).filter(|r| r.serves(version));
+    let (route, codec) = match route {
+        Some(r) if api_key.valid_versions().min <= version => (r, version),
+        _ if api_key == ApiKey::ApiVersions => {
+            // Kafka answers an ApiVersions it cannot serve with a v0 error listing what it has.
+            let body = ResponseKind::ApiVersions(api::unsupported_version_response());
+            return encode_response(api_key, 0, header.correlation_id, &body).map(Some);
+        }
+        _ => {
+            return Err(ConnectionError::Unsupported(format!(
+                "{api_key:?} v{version} is not served (client {:?})",
+                header.client_id.as_deref().unwrap_or("")
+            )));
+        }
+    };
+    let request = RequestKind::decode(api_key, &mut frame, codec)
+        .map_err(|e| ConnectionError::Malformed(format!("{e:#}")))?;
+    let silent = matches!(&request, RequestKind::Produce(p) if p.acks == 0);
+    let response = route
+        .handle(Arc::clone(session), version, request)
+        .await
+        .ok_or_else(|| ConnectionError::Malformed(format!("{api_key:?} routed wrongly")))?;
+    if silent {
+        return Ok(None);
+    }
+    encode_response(api_key, version, header.correlation_id, &response).map(Some)
+}
+
+/// The API key and version at the start of a request, read without trusting the frame's length.
+fn peek_key_and_version(frame: &[u8]) -> Result<(i16, i16), ConnectionError> {
+    match frame.get(..4) {
+        Some(&[k0, k1, v0, v1]) => Ok((
+            i16::from_be_bytes([k0, k1]),
+            i16::from_be_bytes([v0, v1]),
+        )),
+        _ => Err(ConnectionError::Malformed(format!(
+            "a request of {} bytes has no header",
+            frame.len()
+        ))),
+    }
+}
+
+/// Size prefix, response header (in the API's header version), then the body.
+fn encode_response(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &ResponseKind,
+) -> Result<Bytes, ConnectionError> {
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    let header_version = api_key.response_header_version(version);
+    let fail = |e: anyhow::Error| {
+        ConnectionError::Malformed(format!("cannot encode {api_key:?} v{version}: {e:#}"))
+    };
+    let mut out = BytesMut::with_capacity(256);
+    out.put_i32(0);
+    header.encode(&mut out, header_version).map_err(fail)?;
+    body.encode(&mut out, version).map_err(fail)?;
+    let size = i32::try_from(out.len() - 4).map_err(|_| {
+        ConnectionError::Malformed(format!("{api_key:?} response of {} bytes", out.len()))
+    })?;
+    if let Some(prefix) = out.get_mut(..4) {
+        prefix.copy_from_slice(&size.to_be_bytes());
+    }
+    Ok(out.freeze())
+}
