@@ -354,8 +354,8 @@ impl Client {
         self.broker_connection(leader).await
     }
 
-    /// The `host:port` of the coordinator of consumer group `group` (FindCoordinator).
-    pub async fn coordinator_addr(&self, group: &str) -> Result<String> {
+    /// The coordinator of consumer group `group` (FindCoordinator).
+    pub async fn coordinator(&self, group: &str) -> Result<BrokerInfo> {
         let conn = self.any_connection().await?;
         let version = conn.version::<FindCoordinatorRequest>()?;
         let request =
@@ -364,7 +364,17 @@ impl Client {
         check_with_message(r.error_code, r.error_message.as_deref(), || {
             format!("find the coordinator of group {group}")
         })?;
-        Ok(format!("{}:{}", r.host, r.port))
+        Ok(BrokerInfo {
+            id: r.node_id.0,
+            host: r.host.to_string(),
+            port: r.port,
+            rack: None,
+        })
+    }
+
+    /// The `host:port` of the coordinator of consumer group `group`.
+    pub async fn coordinator_addr(&self, group: &str) -> Result<String> {
+        Ok(self.coordinator(group).await?.addr())
     }
 
     /// A pooled connection to the coordinator of consumer group `group`.
