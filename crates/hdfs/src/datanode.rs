@@ -188,7 +188,7 @@ impl Storage {
 
 /// Runs a datanode until `shutdown`: serves blocks and heartbeats to the namenode named by
 /// `fs.defaultFS`.
-pub async fn run(config: &HadoopConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(config: HadoopConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let storage = Arc::new(Storage::open(&config.data_dir()?)?);
     let (host, port) = config.datanode_http_address()?;
     let listener = tokio::net::TcpListener::bind(resolve(&host, port).await?).await?;

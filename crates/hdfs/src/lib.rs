@@ -1,12 +1,17 @@
 //! A WebHDFS-compatible store: a namenode that keeps the namespace (journaled and
-//! checkpointed) and answers WebHDFS, and datanodes that keep the blocks.
+//! checkpointed) and answers WebHDFS, datanodes that keep the blocks, and the WebHDFS client
+//! behind `hdfs dfs`.
 
 pub mod client;
 pub mod config;
+pub mod datanode;
 pub mod error;
 pub mod journal;
+pub mod namenode;
 pub mod namespace;
 pub mod path;
-pub mod datanode;
-pub mod namenode;
 pub mod protocol;
+pub mod shell;
+
+/// The shutdown signal servers take (re-exported so the binary needs no extra dependency).
+pub use tokio_util::sync::CancellationToken;

@@ -178,8 +178,8 @@ impl NameNode {
 }
 
 /// Runs a namenode until `shutdown`.
-pub async fn run(config: &HadoopConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let nn = NameNode::open(config)?;
+pub async fn run(config: HadoopConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let nn = NameNode::open(&config)?;
     let (http_host, http_port) = config.namenode_http_address()?;
     let http = tokio::net::TcpListener::bind(resolve(&http_host, http_port).await?).await?;
     let (rpc_host, rpc_port) = config.default_fs()?;

@@ -203,6 +203,7 @@ async fn dispatch(
         .get("op")
         .ok_or_else(|| FsError::IllegalArgument("op=NULLOP is not supported".into()))?
         .to_ascii_uppercase();
+    params.user()?;
     let step_two = params.get(STEP_TWO).is_some();
     match (method.as_str(), op.as_str()) {
         ("GET", "GETFILESTATUS") => file_status(nn, &path),
@@ -218,7 +219,12 @@ async fn dispatch(
         )),
         ("GET", "GETFILEBLOCKLOCATIONS") => block_locations(nn, &path, &params),
         ("GET", "OPEN") if step_two => open(nn, &path, &params),
-        ("GET", "OPEN") => redirect(nn, &path, &params, headers, "OPEN"),
+        ("GET", "OPEN") => {
+            params.u64("offset")?;
+            params.u64("length")?;
+            nn.read(|ns| file_of(ns, &path).map(|_| ()))?;
+            redirect(nn, &path, &params, headers, "OPEN")
+        }
         ("PUT", "CREATE") if step_two => create(nn, &path, &params, body).await,
         ("PUT", "CREATE") => {
             check_create(nn, &path, &params)?;
