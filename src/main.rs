@@ -5,9 +5,12 @@
 
 use std::process::ExitCode;
 
+mod checks;
 mod cli;
 mod plan;
+mod ports;
 mod render;
+mod runtime;
 mod spec;
 
 fn main() -> ExitCode {

@@ -104,7 +104,9 @@ pub(crate) enum PlanError {
     #[error(transparent)]
     Render(#[from] RenderFailure),
     /// A rendered command word holds whitespace (the services file separates words by spaces).
-    #[error("command word `{word}` of service `{service}` contains whitespace: expected one word per list item")]
+    #[error(
+        "command word `{word}` of service `{service}` contains whitespace: expected one word per list item"
+    )]
     Word {
         /// The service.
         service: String,
@@ -123,12 +125,20 @@ pub(crate) enum PlanError {
 
 /// The container / process-group name of a node.
 pub(crate) fn object_name(lab: &str, node: &str) -> String {
-    if lab == DEFAULT_LAB { node.to_owned() } else { format!("{lab}-{node}") }
+    if lab == DEFAULT_LAB {
+        node.to_owned()
+    } else {
+        format!("{lab}-{node}")
+    }
 }
 
 /// The network name of a lab.
 pub(crate) fn network_name(lab: &str, network: &str) -> String {
-    if lab == DEFAULT_LAB { network.to_owned() } else { format!("{lab}-{network}") }
+    if lab == DEFAULT_LAB {
+        network.to_owned()
+    } else {
+        format!("{lab}-{network}")
+    }
 }
 
 /// Builds the plan of `spec` for lab `lab`, with templates from `templates`.
@@ -150,7 +160,11 @@ pub(crate) fn build(
             .iter()
             .map(|p| PortPlan {
                 port: p.port,
-                lab_port: layout.ports.get(&(node.name.clone(), p.port)).copied().unwrap_or(p.port),
+                lab_port: layout
+                    .ports
+                    .get(&(node.name.clone(), p.port))
+                    .copied()
+                    .unwrap_or(p.port),
                 published: layout
                     .host_ports
                     .get(&(node.name.clone(), p.port))
@@ -166,11 +180,22 @@ pub(crate) fn build(
         }
         let mut services = Vec::new();
         for name in &order {
-            let Some(s) = node.services.iter().find(|s| &s.name == name) else { continue };
-            let command =
-                s.command.iter().map(|w| renderer.string(w)).collect::<Result<Vec<_>, _>>()?;
-            if let Some(word) = command.iter().find(|w| w.is_empty() || w.contains(char::is_whitespace)) {
-                return Err(PlanError::Word { service: s.name.clone(), word: word.clone() });
+            let Some(s) = node.services.iter().find(|s| &s.name == name) else {
+                continue;
+            };
+            let command = s
+                .command
+                .iter()
+                .map(|w| renderer.string(w))
+                .collect::<Result<Vec<_>, _>>()?;
+            if let Some(word) = command
+                .iter()
+                .find(|w| w.is_empty() || w.contains(char::is_whitespace))
+            {
+                return Err(PlanError::Word {
+                    service: s.name.clone(),
+                    word: word.clone(),
+                });
             }
             services.push(ServicePlan {
                 name: s.name.clone(),
@@ -221,9 +246,10 @@ fn layout(spec: &Spec, lab: &str, flavor: &Flavor, offset: u16) -> Result<Layout
     for (i, node) in spec.nodes.iter().enumerate() {
         let (root, addr) = match flavor {
             Flavor::Docker => (String::new(), node.name.clone()),
-            Flavor::Process { base_dir } => {
-                (base_dir.join(&node.name).display().to_string(), "127.0.0.1".to_owned())
-            }
+            Flavor::Process { base_dir } => (
+                base_dir.join(&node.name).display().to_string(),
+                "127.0.0.1".to_owned(),
+            ),
         };
         layout.roots.insert(node.name.clone(), root);
         layout.addrs.insert(node.name.clone(), addr);
@@ -231,7 +257,8 @@ fn layout(spec: &Spec, lab: &str, flavor: &Flavor, offset: u16) -> Result<Layout
         for p in &node.ports {
             let host = match p.publish {
                 Some(h) => Some(
-                    h.checked_add(offset).ok_or(PlanError::PortOverflow { port: h, offset })?,
+                    h.checked_add(offset)
+                        .ok_or(PlanError::PortOverflow { port: h, offset })?,
                 ),
                 None => None,
             };
@@ -319,7 +346,7 @@ mod tests {
     }
 
     fn tp3() -> Spec {
-        spec::load(&root().join("labs/tp3.yaml")).unwrap().spec
+        spec::load(&root().join("labs/tp3.yaml")).unwrap()
     }
 
     /// Compares with a golden file; `LAB_BLESS=1` rewrites it.
@@ -348,21 +375,45 @@ mod tests {
             "server-two.properties",
             "zookeeper.properties",
         ] {
-            golden(name, file(&plan, "hadoop-master", &format!("/usr/local/kafka/config/{name}")));
+            golden(
+                name,
+                file(
+                    &plan,
+                    "hadoop-master",
+                    &format!("/usr/local/kafka/config/{name}"),
+                ),
+            );
         }
     }
 
     #[test]
     fn a_second_lab_shifts_its_host_ports_and_names() {
-        let plan = build(&tp3(), &root().join("templates"), "tp3-b", &Flavor::Docker, 100).unwrap();
+        let plan = build(
+            &tp3(),
+            &root().join("templates"),
+            "tp3-b",
+            &Flavor::Docker,
+            100,
+        )
+        .unwrap();
         assert_eq!(plan.network, "tp3-b-hadoop");
         assert_eq!(plan.nodes[0].object, "tp3-b-hadoop-master");
-        let conf = file(&plan, "hadoop-master", "/usr/local/kafka/config/server-one.properties");
+        let conf = file(
+            &plan,
+            "hadoop-master",
+            "/usr/local/kafka/config/server-one.properties",
+        );
         assert!(conf.contains("EXTERNAL://localhost:9193"), "{conf}");
         assert!(conf.contains("PLAINTEXT://hadoop-master:9093"), "{conf}");
-        let published: Vec<_> =
-            plan.nodes[0].ports.iter().filter_map(|p| p.published.clone()).collect();
-        assert!(published.contains(&("127.0.0.1".to_owned(), 2281)), "{published:?}");
+        let published: Vec<_> = plan.nodes[0]
+            .ports
+            .iter()
+            .filter_map(|p| p.published.clone())
+            .collect();
+        assert!(
+            published.contains(&("127.0.0.1".to_owned(), 2281)),
+            "{published:?}"
+        );
     }
 
     #[test]
@@ -376,10 +427,19 @@ mod tests {
             0,
         )
         .unwrap();
-        let conf =
-            file(&plan, "hadoop-master", "/state/tp3/hadoop-master/usr/local/kafka/config/server.properties");
-        assert!(conf.contains("log.dirs=/state/tp3/hadoop-master/tmp/kafka-logs"), "{conf}");
-        assert!(conf.contains("listeners=PLAINTEXT://127.0.0.1:41001,EXTERNAL://127.0.0.1:9092"), "{conf}");
+        let conf = file(
+            &plan,
+            "hadoop-master",
+            "/state/tp3/hadoop-master/usr/local/kafka/config/server.properties",
+        );
+        assert!(
+            conf.contains("log.dirs=/state/tp3/hadoop-master/tmp/kafka-logs"),
+            "{conf}"
+        );
+        assert!(
+            conf.contains("listeners=PLAINTEXT://127.0.0.1:41001,EXTERNAL://127.0.0.1:9092"),
+            "{conf}"
+        );
         assert!(conf.contains("zookeeper.connect=localhost:2181"), "{conf}");
     }
 
@@ -400,11 +460,22 @@ nodes:
       - { name: nn, kind: namenode, command: [n] }
 ";
         let spec = spec::parse("t.yaml", src).unwrap();
-        assert_eq!(start_order(&spec), ["zk", "broker", "nn", "dn", "sink", "stream"]);
+        assert_eq!(
+            start_order(&spec),
+            ["zk", "broker", "nn", "dn", "sink", "stream"]
+        );
         let plan = build(&spec, &root().join("templates"), "x", &Flavor::Docker, 0).unwrap();
         let services = file(&plan, "a", SERVICES_FILE);
         let lines: Vec<_> = services.lines().filter(|l| !l.starts_with('#')).collect();
-        assert_eq!(lines, ["zk ready=1 -- z 1", "broker -- b", "sink -- s", "stream -- w"]);
+        assert_eq!(
+            lines,
+            [
+                "zk ready=1 -- z 1",
+                "broker -- b",
+                "sink -- s",
+                "stream -- w"
+            ]
+        );
     }
 
     #[test]

@@ -72,10 +72,18 @@ impl Renderer<'_> {
         registry.set_strict_mode(true);
         registry.register_escape_fn(handlebars::no_escape);
         let shared = Arc::new(layout.clone());
-        for (name, lookup) in [("addr", Lookup::Addr), ("port", Lookup::Port), ("host_port", Lookup::HostPort)] {
+        for (name, lookup) in [
+            ("addr", Lookup::Addr),
+            ("port", Lookup::Port),
+            ("host_port", Lookup::HostPort),
+        ] {
             registry.register_helper(
                 name,
-                Box::new(LayoutHelper { layout: shared.clone(), node: node.to_owned(), lookup }),
+                Box::new(LayoutHelper {
+                    layout: shared.clone(),
+                    node: node.to_owned(),
+                    lookup,
+                }),
             );
         }
         let root = layout.roots.get(node).cloned().unwrap_or_default();
@@ -83,11 +91,21 @@ impl Renderer<'_> {
             ("lab".to_owned(), json!(lab)),
             ("node".to_owned(), json!(node)),
             ("bind".to_owned(), json!(layout.bind)),
-            ("kafka_home".to_owned(), json!(format!("{root}/usr/local/kafka"))),
-            ("hadoop_home".to_owned(), json!(format!("{root}/usr/local/hadoop"))),
+            (
+                "kafka_home".to_owned(),
+                json!(format!("{root}/usr/local/kafka")),
+            ),
+            (
+                "hadoop_home".to_owned(),
+                json!(format!("{root}/usr/local/hadoop")),
+            ),
             ("root".to_owned(), json!(root)),
         ]);
-        Renderer { registry, base, node: node.to_owned() }
+        Renderer {
+            registry,
+            base,
+            node: node.to_owned(),
+        }
     }
 
     /// Renders a short template string from the spec (a path, a command word).
@@ -101,8 +119,10 @@ impl Renderer<'_> {
         path: &Path,
         vars: &BTreeMap<String, Value>,
     ) -> Result<String, RenderFailure> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| RenderFailure::Read { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| RenderFailure::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         self.render(&text, vars, &path.display().to_string())
     }
 
@@ -114,11 +134,13 @@ impl Renderer<'_> {
     ) -> Result<String, RenderFailure> {
         let mut data = self.base.clone();
         data.extend(vars.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.registry.render_template(template, &data).map_err(|e| RenderFailure::Render {
-            what: what.to_owned(),
-            node: self.node.clone(),
-            source: Box::new(e),
-        })
+        self.registry
+            .render_template(template, &data)
+            .map_err(|e| RenderFailure::Render {
+                what: what.to_owned(),
+                node: self.node.clone(),
+                source: Box::new(e),
+            })
     }
 }
 
@@ -152,11 +174,9 @@ impl HelperDef for LayoutHelper {
         let node_param = |idx: usize| -> Result<String, RenderError> {
             match h.param(idx) {
                 None => Ok(self.node.clone()),
-                Some(p) => p
-                    .value()
-                    .as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| fail(format!("{name}: expected a node name, got {}", p.value()))),
+                Some(p) => p.value().as_str().map(str::to_owned).ok_or_else(|| {
+                    fail(format!("{name}: expected a node name, got {}", p.value()))
+                }),
             }
         };
         let text = match self.lookup {

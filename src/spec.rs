@@ -96,20 +96,6 @@ pub(crate) enum Kind {
     Stream,
 }
 
-impl Kind {
-    /// The name `jps` shows for this kind, as with Apache's Java daemons.
-    pub(crate) fn jps_name(self) -> &'static str {
-        match self {
-            Kind::Coordinator => "QuorumPeerMain",
-            Kind::Broker => "Kafka",
-            Kind::Namenode => "NameNode",
-            Kind::Datanode => "DataNode",
-            Kind::Sink => "HdfsSink",
-            Kind::Stream => "StreamingWordCount",
-        }
-    }
-}
-
 /// One long-running program of a node.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -188,29 +174,21 @@ pub(crate) struct Located {
 
 impl fmt::Display for Located {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.column, self.message
+        )
     }
 }
 
-/// A parsed and validated spec with the text it came from (its hash is part of every label).
-#[derive(Debug, Clone)]
-pub(crate) struct Loaded {
-    /// The model.
-    pub(crate) spec: Spec,
-    /// Where it was read from.
-    pub(crate) path: PathBuf,
-    /// The file's text.
-    pub(crate) source: String,
-}
-
 /// Reads, parses and validates a spec file.
-pub(crate) fn load(path: &Path) -> Result<Loaded, SpecError> {
+pub(crate) fn load(path: &Path) -> Result<Spec, SpecError> {
     let source = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
         path: path.to_owned(),
         source,
     })?;
-    let spec = parse(&path.display().to_string(), &source)?;
-    Ok(Loaded { spec, path: path.to_owned(), source })
+    parse(&path.display().to_string(), &source)
 }
 
 /// Parses and validates spec text; `file` only names it in errors.
@@ -226,7 +204,12 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<Spec, SpecError> {
     })?;
     validate::validate(&spec).map_err(|problem| {
         let (line, column) = problem.locate(source);
-        SpecError::Invalid(Located { file: file.to_owned(), line, column, message: problem.message })
+        SpecError::Invalid(Located {
+            file: file.to_owned(),
+            line,
+            column,
+            message: problem.message,
+        })
     })?;
     Ok(spec)
 }
@@ -236,16 +219,6 @@ fn strip_location(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message.get(..i).unwrap_or(message).to_owned(),
         None => message.to_owned(),
-    }
-}
-
-impl Spec {
-    /// The node and service of a service name.
-    pub(crate) fn service(&self, name: &str) -> Option<(&NodeSpec, &ServiceSpec)> {
-        self.nodes
-            .iter()
-            .flat_map(|n| n.services.iter().map(move |s| (n, s)))
-            .find(|(_, s)| s.name == name)
     }
 }
 
@@ -263,9 +236,9 @@ mod tests {
     #[test]
     fn the_default_lab_parses_and_validates() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let loaded = load(&root.join("labs/tp3.yaml")).unwrap();
-        assert_eq!(loaded.spec.name, "tp3");
-        let names: Vec<_> = loaded.spec.nodes.iter().map(|n| n.name.as_str()).collect();
+        let spec = load(&root.join("labs/tp3.yaml")).unwrap();
+        assert_eq!(spec.name, "tp3");
+        let names: Vec<_> = spec.nodes.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["hadoop-master", "hadoop-slave1", "hadoop-slave2"]);
     }
 

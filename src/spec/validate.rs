@@ -21,7 +21,12 @@ pub(crate) struct Problem {
 
 impl Problem {
     fn new(key: &'static str, value: impl ToString, nth: usize, message: String) -> Problem {
-        Problem { message, key, value: value.to_string(), nth }
+        Problem {
+            message,
+            key,
+            value: value.to_string(),
+            nth,
+        }
     }
 
     /// The 1-based line and column of the value this problem is about (1:1 if not found).
@@ -68,14 +73,24 @@ fn scalar_positions(line: &str, value: &str) -> Vec<usize> {
 /// Checks a parsed spec; the first problem found is returned.
 pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
     if !is_name(&spec.name) {
-        return Err(Problem::new("name", &spec.name, 0, bad_name("lab", &spec.name)));
+        return Err(Problem::new(
+            "name",
+            &spec.name,
+            0,
+            bad_name("lab", &spec.name),
+        ));
     }
     let mut node_names = BTreeMap::new();
     let mut service_names: BTreeMap<&str, usize> = BTreeMap::new();
     let mut published: BTreeMap<u16, &str> = BTreeMap::new();
     for node in &spec.nodes {
         if !is_name(&node.name) {
-            return Err(Problem::new("name", &node.name, 0, bad_name("node", &node.name)));
+            return Err(Problem::new(
+                "name",
+                &node.name,
+                0,
+                bad_name("node", &node.name),
+            ));
         }
         let seen = node_names.entry(node.name.as_str()).or_insert(0);
         *seen += 1;
@@ -84,7 +99,10 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
                 "name",
                 &node.name,
                 1,
-                format!("duplicate node name `{}`: node names must be unique", node.name),
+                format!(
+                    "duplicate node name `{}`: node names must be unique",
+                    node.name
+                ),
             ));
         }
         let mut ports = BTreeSet::new();
@@ -94,7 +112,10 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
                     "port",
                     port.port,
                     1,
-                    format!("port {} is declared twice in node `{}`", port.port, node.name),
+                    format!(
+                        "port {} is declared twice in node `{}`",
+                        port.port, node.name
+                    ),
                 ));
             }
             if let Some(host) = port.publish
@@ -104,7 +125,10 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
                     "publish",
                     host,
                     1,
-                    format!("host port {host} is published twice (nodes `{other}` and `{}`)", node.name),
+                    format!(
+                        "host port {host} is published twice (nodes `{other}` and `{}`)",
+                        node.name
+                    ),
                 ));
             }
         }
@@ -115,13 +139,21 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
                     "path",
                     &file.path,
                     1,
-                    format!("file `{}` is rendered twice into node `{}`", file.path, node.name),
+                    format!(
+                        "file `{}` is rendered twice into node `{}`",
+                        file.path, node.name
+                    ),
                 ));
             }
         }
         for service in &node.services {
             if !is_name(&service.name) {
-                return Err(Problem::new("name", &service.name, 0, bad_name("service", &service.name)));
+                return Err(Problem::new(
+                    "name",
+                    &service.name,
+                    0,
+                    bad_name("service", &service.name),
+                ));
             }
             let seen = service_names.entry(service.name.as_str()).or_insert(0);
             *seen += 1;
@@ -130,7 +162,10 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
                     "name",
                     &service.name,
                     1,
-                    format!("duplicate service name `{}`: service names are unique in a lab", service.name),
+                    format!(
+                        "duplicate service name `{}`: service names are unique in a lab",
+                        service.name
+                    ),
                 ));
             }
             if service.command.is_empty() {
@@ -138,7 +173,10 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
                     "name",
                     &service.name,
                     0,
-                    format!("service `{}` has an empty command: expected at least a program name", service.name),
+                    format!(
+                        "service `{}` has an empty command: expected at least a program name",
+                        service.name
+                    ),
                 ));
             }
             if let Some(probe) = &service.probe
@@ -194,7 +232,9 @@ fn is_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 48
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn bad_name(what: &str, name: &str) -> String {
@@ -207,7 +247,12 @@ fn find_cycle(spec: &Spec) -> Option<Vec<String>> {
         .nodes
         .iter()
         .flat_map(|n| &n.services)
-        .map(|s| (s.name.as_str(), s.after.iter().map(String::as_str).collect()))
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.after.iter().map(String::as_str).collect(),
+            )
+        })
         .collect();
     // 0 = unvisited, 1 = on the current path, 2 = done.
     let mut state: BTreeMap<&str, u8> = BTreeMap::new();
@@ -222,8 +267,12 @@ fn find_cycle(spec: &Spec) -> Option<Vec<String>> {
             Some(2) => return None,
             Some(1) => {
                 let start = path.iter().position(|p| *p == n).unwrap_or(0);
-                let mut cycle: Vec<String> =
-                    path.get(start..).unwrap_or_default().iter().map(|s| s.to_string()).collect();
+                let mut cycle: Vec<String> = path
+                    .get(start..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
                 cycle.push(n.to_owned());
                 return Some(cycle);
             }
@@ -240,7 +289,9 @@ fn find_cycle(spec: &Spec) -> Option<Vec<String>> {
         state.insert(n, 2);
         None
     }
-    edges.keys().find_map(|n| visit(n, &edges, &mut state, &mut path))
+    edges
+        .keys()
+        .find_map(|n| visit(n, &edges, &mut state, &mut path))
 }
 
 #[cfg(test)]
@@ -274,7 +325,10 @@ nodes:
     #[test]
     fn a_cycle_is_reported_with_its_path() {
         let err = error_of(TWO_SERVICES);
-        assert!(err.message.contains("dependency cycle: s1 → s2 → s1"), "{err}");
+        assert!(
+            err.message.contains("dependency cycle: s1 → s2 → s1"),
+            "{err}"
+        );
         assert_eq!((err.line, err.column), (15, 13), "{err}");
     }
 
@@ -282,7 +336,11 @@ nodes:
     fn a_dangling_reference_is_located() {
         let src = TWO_SERVICES.replace("          - s1", "          - s9");
         let err = error_of(&src);
-        assert!(err.message.contains("starts after `s9`, which no node defines"), "{err}");
+        assert!(
+            err.message
+                .contains("starts after `s9`, which no node defines"),
+            "{err}"
+        );
         assert_eq!((err.line, err.column), (15, 13), "{err}");
     }
 
@@ -321,7 +379,11 @@ nodes:
         probe: { ruok: 2181 }
 ";
         let err = error_of(src);
-        assert!(err.message.contains("port 2181, which node `a` does not declare"), "{err}");
+        assert!(
+            err.message
+                .contains("port 2181, which node `a` does not declare"),
+            "{err}"
+        );
         assert_eq!(err.line, 5, "{err}");
     }
 
@@ -335,7 +397,10 @@ nodes:
     ports: [{ port: 2, publish: 80 }]
 ";
         let err = error_of(src);
-        assert!(err.message.contains("host port 80 is published twice"), "{err}");
+        assert!(
+            err.message.contains("host port 80 is published twice"),
+            "{err}"
+        );
         assert_eq!(err.line, 6, "{err}");
     }
 
