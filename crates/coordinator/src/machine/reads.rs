@@ -110,6 +110,8 @@ impl Machine {
                     _ => return Err(Code::BadArguments),
                 };
                 self.watches.add(kind, &path, conn);
+                // ZooKeeper answers addWatch with an ErrorResponse body.
+                w.int(0);
             }
             Request::SetWatches(sw) => self.set_watches(conn, &sw, step),
             Request::Write(_)
