@@ -1,0 +1,670 @@
+//! The TP3 tools (`kafka-topics.sh`, the console producer and consumer,
+//! `kafka-consumer-groups.sh`, `start-kafka-zookeeper.sh`) run as real `labnode` processes
+//! against a real `labnode broker` (and `labnode coordinator` for the `--zookeeper` forms),
+//! with outputs, messages and exit codes compared to Kafka's; and cross-checked with independent
+//! clients (kcat, kafka-python, kazoo).
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `labnode <args…>` with `stdin`, `KAFKA_HOME` set to `home`, and returns its output.
+fn tool(home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(support::labnode())
+        .args(args)
+        .env("KAFKA_HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = wait_with_deadline(child, 60);
+    out
+}
+
+/// Waits for a child, killing it after `secs` so a hung tool fails the test instead of hanging it.
+fn wait_with_deadline(mut child: std::process::Child, secs: u64) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() > secs {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "tool still running after {secs}s; stdout: {} stderr: {}",
+                text(&out.stdout),
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// stdout of a run that must succeed.
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn the_tp3_sequence_with_bootstrap_server() {
+    let (broker, port) = support::start_broker("");
+    let b = format!("127.0.0.1:{port}");
+    let home = support::tempdir::Dir::new();
+    let h = home.path();
+
+    // Create, then the two errors the TP's students meet.
+    let created = tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--create",
+            "--bootstrap-server",
+            &b,
+            "--replication-factor",
+            "1",
+            "--partitions",
+            "1",
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "",
+    );
+    assert_eq!(ok(created), "Created topic Hello-Kafka.\n");
+    let again = tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--create",
+            "--bootstrap-server",
+            &b,
+            "--replication-factor",
+            "1",
+            "--partitions",
+            "1",
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "",
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        text(&again.stdout),
+        "Error while executing topic command : Topic 'Hello-Kafka' already exists.\n"
+    );
+    let too_many = tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--create",
+            "--bootstrap-server",
+            &b,
+            "--replication-factor",
+            "3",
+            "--partitions",
+            "1",
+            "--topic",
+            "Three",
+        ],
+        "",
+    );
+    assert_eq!(too_many.status.code(), Some(1));
+    let msg = text(&too_many.stdout);
+    assert!(
+        msg.starts_with("Error while executing topic command : "),
+        "{msg}"
+    );
+    assert!(msg.contains('3') && msg.contains('1'), "{msg}");
+
+    // List and describe.
+    let list = ok(tool(
+        h,
+        &["kafka-topics.sh", "--list", "--bootstrap-server", &b],
+        "",
+    ));
+    assert!(list.lines().any(|l| l == "Hello-Kafka"), "{list}");
+    assert!(!list.lines().any(|l| l == "Three"), "{list}");
+    let describe = ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--describe",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "",
+    ));
+    assert_eq!(
+        describe,
+        "Topic: Hello-Kafka\tPartitionCount: 1\tReplicationFactor: 1\tConfigs: \n\
+         \tTopic: Hello-Kafka\tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0\n"
+    );
+    let unknown = tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--describe",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Nope",
+        ],
+        "",
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        text(&unknown.stdout),
+        "Error while executing topic command : Topic 'Nope' does not exist as expected\n"
+    );
+
+    // Console producer, then the consumer from the beginning.
+    ok(tool(
+        h,
+        &[
+            "kafka-console-producer.sh",
+            "--broker-list",
+            &b,
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "hello\nhello kafka and zookeeper!\n\nlast line\n",
+    ));
+    let consumed = tool(
+        h,
+        &[
+            "kafka-console-consumer.sh",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Hello-Kafka",
+            "--from-beginning",
+            "--max-messages",
+            "4",
+        ],
+        "",
+    );
+    assert_eq!(
+        text(&consumed.stderr).lines().last(),
+        Some("Processed a total of 4 messages")
+    );
+    assert_eq!(
+        ok(consumed),
+        "hello\nhello kafka and zookeeper!\n\nlast line\n"
+    );
+
+    // Keys: parse.key on the way in, print.key on the way out; a bad line is refused.
+    ok(tool(
+        h,
+        &[
+            "kafka-console-producer.sh",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Keys",
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ],
+        "1:one\n2:two:deux\n",
+    ));
+    let keyed = ok(tool(
+        h,
+        &[
+            "kafka-console-consumer.sh",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Keys",
+            "--from-beginning",
+            "--max-messages",
+            "2",
+            "--property",
+            "print.key=true",
+            "--property",
+            "print.offset=true",
+            "--group",
+            "tp3",
+        ],
+        "",
+    ));
+    assert_eq!(keyed, "Offset:0\t1\tone\nOffset:1\t2\ttwo:deux\n");
+    let bad = tool(
+        h,
+        &[
+            "kafka-console-producer.sh",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Keys",
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ],
+        "nokey\n",
+    );
+    assert!(!bad.status.success());
+    assert!(text(&bad.stderr).contains("No key separator found on line number 1: 'nokey'"));
+
+    // The group committed its offsets: listed, described with no lag, and resumed from there.
+    let groups = ok(tool(
+        h,
+        &[
+            "kafka-consumer-groups.sh",
+            "--bootstrap-server",
+            &b,
+            "--list",
+        ],
+        "",
+    ));
+    assert!(groups.lines().any(|l| l == "tp3"), "{groups}");
+    let described = tool(
+        h,
+        &[
+            "kafka-consumer-groups.sh",
+            "--bootstrap-server",
+            &b,
+            "--describe",
+            "--group",
+            "tp3",
+        ],
+        "",
+    );
+    assert!(text(&described.stderr).contains("Consumer group 'tp3' has no active members."));
+    let table = ok(described);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "");
+    assert!(
+        lines[1].starts_with(
+            "GROUP           TOPIC           PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG"
+        ),
+        "{table}"
+    );
+    let row: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(
+        row,
+        ["tp3", "Keys", "0", "2", "2", "0", "-", "-", "-"],
+        "{table}"
+    );
+    ok(tool(
+        h,
+        &[
+            "kafka-console-producer.sh",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Keys",
+        ],
+        "three\n",
+    ));
+    let resumed = ok(tool(
+        h,
+        &[
+            "kafka-console-consumer.sh",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Keys",
+            "--from-beginning",
+            "--max-messages",
+            "1",
+            "--group",
+            "tp3",
+        ],
+        "",
+    ));
+    assert_eq!(resumed, "three\n");
+
+    drop(broker);
+}
+
+/// Needs the broker's CreatePartitions and DeleteTopics.
+#[test]
+fn alter_partitions_then_delete() {
+    let (broker, port) = support::start_broker("");
+    let b = format!("127.0.0.1:{port}");
+    let home = support::tempdir::Dir::new();
+    let h = home.path();
+    ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--create",
+            "--bootstrap-server",
+            &b,
+            "--replication-factor",
+            "1",
+            "--partitions",
+            "1",
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "",
+    ));
+    ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--alter",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Hello-Kafka",
+            "--partitions",
+            "3",
+        ],
+        "",
+    ));
+    let described = ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--describe",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "",
+    ));
+    assert!(
+        described.starts_with("Topic: Hello-Kafka\tPartitionCount: 3\t"),
+        "{described}"
+    );
+    assert_eq!(described.lines().count(), 4, "{described}");
+    ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--delete",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "",
+    ));
+    let list = ok(tool(
+        h,
+        &["kafka-topics.sh", "--list", "--bootstrap-server", &b],
+        "",
+    ));
+    assert!(
+        !list.lines().any(|l| l == "Hello-Kafka"),
+        "{list}\n{}",
+        broker.stderr()
+    );
+}
+
+#[test]
+fn the_zookeeper_forms_find_registered_brokers_or_fall_back_to_server_properties() {
+    let (_broker, port) = support::start_broker("");
+    let (_zk, zk_port) = support::start_coordinator("");
+    let zk = format!("127.0.0.1:{zk_port}");
+
+    // Nothing registered: the standalone broker of $KAFKA_HOME/config/server.properties is used.
+    let home = support::tempdir::Dir::new();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    support::write_broker_config(&home.path().join("config"), port, "");
+    let created = tool(
+        home.path(),
+        &[
+            "kafka-topics.sh",
+            "--create",
+            "--zookeeper",
+            &zk,
+            "--replication-factor",
+            "1",
+            "--partitions",
+            "1",
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "",
+    );
+    assert!(text(&created.stderr).contains("no broker is registered in ZooKeeper"));
+    assert_eq!(ok(created), "Created topic Hello-Kafka.\n");
+
+    // Registered (as a ZooKeeper-mode Kafka does, written here by kazoo): found through ZooKeeper
+    // alone, with a KAFKA_HOME that points nowhere.
+    let Some(out) = support::run_python(
+        "tools_cross.py",
+        &["register", &zk, "0", "127.0.0.1", &port.to_string()],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let nowhere = support::tempdir::Dir::new();
+    let list = tool(
+        nowhere.path(),
+        &["kafka-topics.sh", "--list", "--zookeeper", &zk],
+        "",
+    );
+    assert!(
+        !text(&list.stderr).contains("WARN"),
+        "{}",
+        text(&list.stderr)
+    );
+    assert!(ok(list).lines().any(|l| l == "Hello-Kafka"));
+    ok(tool(
+        nowhere.path(),
+        &[
+            "kafka-console-producer.sh",
+            "--broker-list",
+            &format!("127.0.0.1:{port}"),
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "via zookeeper\n",
+    ));
+    let consumed = ok(tool(
+        nowhere.path(),
+        &[
+            "kafka-console-consumer.sh",
+            "--zookeeper",
+            &zk,
+            "--topic",
+            "Hello-Kafka",
+            "--from-beginning",
+            "--max-messages",
+            "1",
+        ],
+        "",
+    ));
+    assert_eq!(consumed, "via zookeeper\n");
+}
+
+#[test]
+fn what_our_tools_write_independent_clients_read_and_back() {
+    let (_broker, port) = support::start_broker("");
+    let b = format!("127.0.0.1:{port}");
+    let home = support::tempdir::Dir::new();
+    let h = home.path();
+    ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--create",
+            "--bootstrap-server",
+            &b,
+            "--partitions",
+            "3",
+            "--replication-factor",
+            "1",
+            "--topic",
+            "cross",
+        ],
+        "",
+    ));
+
+    // kafka-python writes keyed records; our consumer reads them all, on the same partitions.
+    let Some(out) = support::run_python("tools_cross.py", &["produce", &b, "cross", "30"]) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let python_partitions: BTreeMap<String, i64> = serde_json::from_slice(&out.stdout).unwrap();
+    let ours = ok(tool(
+        h,
+        &[
+            "kafka-console-consumer.sh",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "cross",
+            "--from-beginning",
+            "--max-messages",
+            "30",
+            "--property",
+            "print.key=true",
+            "--property",
+            "print.partition=true",
+        ],
+        "",
+    ));
+    let mut seen = BTreeMap::new();
+    for line in ours.lines() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let partition: i64 = cols[0].strip_prefix("Partition:").unwrap().parse().unwrap();
+        assert_eq!(cols[2], format!("v{}", &cols[1][1..]));
+        seen.insert(cols[1].to_string(), partition);
+    }
+    assert_eq!(seen, python_partitions);
+
+    // Our producer writes keyed lines: kafka-python reads them, each key on the partition the
+    // Java client (and kafka-python) would pick, so keys stay together whoever writes them.
+    let lines: String = (0..30).map(|i| format!("k{i}:w{i}\n")).collect();
+    ok(tool(
+        h,
+        &[
+            "kafka-console-producer.sh",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "cross",
+            "--property",
+            "parse.key=true",
+            "--property",
+            "key.separator=:",
+        ],
+        &lines,
+    ));
+    let out = support::run_python("tools_cross.py", &["consume", &b, "cross", "60"]).unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let records: Vec<(String, String, i64)> = serde_json::from_slice(&out.stdout).unwrap();
+    let ours: BTreeMap<String, i64> = records
+        .iter()
+        .filter(|(_, v, _)| v.starts_with('w'))
+        .map(|(k, _, p)| (k.clone(), *p))
+        .collect();
+    assert_eq!(ours, python_partitions);
+
+    // And kcat (librdkafka) reads our records too.
+    let Some(kcat) = support::kcat() else { return };
+    let out = support::system_command(&kcat)
+        .args(["-b", &b, "-C", "-t", "cross", "-e", "-q", "-f", "%k=%s\n"])
+        .output()
+        .unwrap();
+    let kcat_lines = text(&out.stdout);
+    for i in 0..30 {
+        assert!(
+            kcat_lines.lines().any(|l| l == format!("k{i}=w{i}")),
+            "{kcat_lines}"
+        );
+    }
+}
+
+#[test]
+fn start_kafka_zookeeper_starts_both_once_and_says_what_already_runs() {
+    let home = support::tempdir::Dir::new();
+    let config = home.path().join("config");
+    std::fs::create_dir_all(&config).unwrap();
+    let (zk_port, kafka_port) = (support::free_port(), support::free_port());
+    support::write_coordinator_config(&config, zk_port, "");
+    support::write_broker_config(&config, kafka_port, "");
+
+    /// Kills the background services the script started, whatever the test's outcome.
+    struct Started(Vec<u32>);
+    impl Drop for Started {
+        fn drop(&mut self) {
+            for pid in &self.0 {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            }
+        }
+    }
+    let first = tool(home.path(), &["start-kafka-zookeeper.sh"], "");
+    let stdout = text(&first.stdout);
+    let started = Started(
+        stdout
+            .lines()
+            .filter_map(|l| l.split("(pid ").nth(1))
+            .filter_map(|p| p.trim_end_matches(").").parse().ok())
+            .collect(),
+    );
+    assert!(first.status.success(), "{stdout}\n{}", text(&first.stderr));
+    assert_eq!(started.0.len(), 2, "{stdout}");
+    assert!(
+        stdout.contains(&format!("ZooKeeper started on 127.0.0.1:{zk_port}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("Kafka started on 127.0.0.1:{kafka_port}")),
+        "{stdout}"
+    );
+    assert_eq!(support::four_letter_word(zk_port, "ruok"), "imok");
+
+    let second = ok(tool(home.path(), &["start-kafka-zookeeper.sh"], ""));
+    assert_eq!(
+        second,
+        format!(
+            "ZooKeeper is already running on 127.0.0.1:{zk_port}.\n\
+             Kafka is already running on 127.0.0.1:{kafka_port}.\n"
+        )
+    );
+    let b = format!("127.0.0.1:{kafka_port}");
+    let created = tool(
+        home.path(),
+        &[
+            "kafka-topics.sh",
+            "--create",
+            "--zookeeper",
+            &format!("localhost:{zk_port}"),
+            "--replication-factor",
+            "1",
+            "--partitions",
+            "1",
+            "--topic",
+            "Hello-Kafka",
+        ],
+        "",
+    );
+    assert_eq!(ok(created), "Created topic Hello-Kafka.\n");
+    let list = ok(tool(
+        home.path(),
+        &["kafka-topics.sh", "--list", "--bootstrap-server", &b],
+        "",
+    ));
+    assert!(list.lines().any(|l| l == "Hello-Kafka"));
+    drop(started);
+}
