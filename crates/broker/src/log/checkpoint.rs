@@ -60,8 +60,14 @@ pub(crate) fn read(path: &Path) -> Result<Option<Vec<(String, i64)>>, LogError> 
     Ok(Some(entries))
 }
 
-/// Replaces the checkpoint at `path` with `entries`, atomically and durably.
-pub(crate) fn write<K: Display>(path: &Path, entries: &[(K, i64)]) -> Result<(), LogError> {
+/// Replaces the checkpoint at `path` with `entries`, atomically; with `durable`, the new
+/// content is fsynced before it replaces the old (otherwise a power loss may leave the old
+/// content or an unreadable file, which readers treat as missing).
+pub(crate) fn write<K: Display>(
+    path: &Path,
+    entries: &[(K, i64)],
+    durable: bool,
+) -> Result<(), LogError> {
     let mut text = format!("0\n{}\n", entries.len());
     for (key, value) in entries {
         text.push_str(&format!("{key} {value}\n"));
@@ -70,7 +76,9 @@ pub(crate) fn write<K: Display>(path: &Path, entries: &[(K, i64)]) -> Result<(),
     tmp.as_mut_os_string().push(".tmp");
     let mut file = File::create(&tmp).io("create", &tmp)?;
     file.write_all(text.as_bytes()).io("write", &tmp)?;
-    file.sync_all().io("sync", &tmp)?;
+    if durable {
+        file.sync_all().io("sync", &tmp)?;
+    }
     std::fs::rename(&tmp, path).io("rename", path)
 }
 
@@ -83,7 +91,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cp");
         assert!(read(&path).unwrap().is_none());
-        write(&path, &[("high-watermark", 42), ("log-start-offset", -1)]).unwrap();
+        write(
+            &path,
+            &[("high-watermark", 42), ("log-start-offset", -1)],
+            true,
+        )
+        .unwrap();
         assert_eq!(
             read(&path).unwrap().unwrap(),
             vec![

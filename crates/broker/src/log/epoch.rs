@@ -127,7 +127,7 @@ impl LeaderEpochCache {
             .iter()
             .map(|e| (e.epoch, e.start_offset))
             .collect();
-        checkpoint::write(&self.path, &entries)
+        checkpoint::write(&self.path, &entries, true)
     }
 }
 

@@ -113,6 +113,10 @@ impl PartitionLog {
             let start = saved.map_or(0, |s| s.1.max(0));
             segments.push(Segment::create(dir, start, now)?);
         }
+        let sealed = segments.len() - 1;
+        for segment in segments.iter_mut().take(sealed) {
+            segment.seal()?;
+        }
         let first_base = segments.first().map_or(0, Segment::base_offset);
         let log_end = segments.last().map_or(0, Segment::next_offset);
         let log_start_offset = saved.map_or(first_base, |s| s.1).clamp(first_base, log_end);
@@ -622,6 +626,9 @@ impl PartitionLog {
                 ("log-start-offset", current.1),
                 ("recovery-point", current.2),
             ],
+            // Losing a high watermark or recovery point costs a longer recovery; losing a
+            // log start would bring deleted records back.
+            current.1 != self.checkpointed.1,
         )?;
         self.checkpointed = current;
         Ok(())

@@ -57,6 +57,9 @@ pub(crate) struct Segment {
     last_modified_ms: i64,
     /// Whether data was written since the last fsync.
     unsynced: bool,
+    /// Whether a newer segment is active: only then do its index files need an fsync, since
+    /// the active segment's indexes are rebuilt by recovery anyway.
+    sealed: bool,
 }
 
 impl Segment {
@@ -92,6 +95,7 @@ impl Segment {
             created_ms: now_ms,
             last_modified_ms,
             unsynced: false,
+            sealed: false,
         })
     }
 
@@ -226,6 +230,8 @@ impl Segment {
             self.log.set_len(self.size).io("truncate", &self.log_path)?;
             self.unsynced = true;
         }
+        // The index files were rewritten: the next flush makes them durable.
+        self.unsynced = true;
         self.offsets.flush(false)?;
         self.times.flush(false)?;
         Ok(truncated)
@@ -320,6 +326,7 @@ impl Segment {
     /// Finishes the segment before a newer one becomes active: a final time-index entry, as
     /// Kafka writes, so the newest timestamp is known after a restart.
     pub(crate) fn seal(&mut self) -> Result<(), LogError> {
+        self.sealed = true;
         self.maybe_index_time()?;
         self.offsets.flush(false)?;
         self.times.flush(false)
@@ -394,7 +401,10 @@ impl Segment {
         } else {
             self.find_batch(upper_bound)?.map_or(self.size, |(p, _)| p)
         };
-        let wanted = (end - start).min(max_bytes as u64).max(first.size());
+        let wanted = end
+            .saturating_sub(start)
+            .min(max_bytes as u64)
+            .max(first.size());
         let mut buf = vec![0u8; wanted as usize];
         self.log
             .read_exact_at(&mut buf, start)
@@ -457,10 +467,12 @@ impl Segment {
         Ok(())
     }
 
-    /// Writes buffered index entries; with `sync`, fsyncs the log and indexes if data changed.
+    /// Writes buffered index entries; with `sync`, fsyncs the log if data changed, and the
+    /// indexes too once the segment is sealed.
     pub(crate) fn flush(&mut self, sync: bool) -> Result<(), LogError> {
-        self.offsets.flush(sync && self.unsynced)?;
-        self.times.flush(sync && self.unsynced)?;
+        let sync_indexes = sync && self.unsynced && self.sealed;
+        self.offsets.flush(sync_indexes)?;
+        self.times.flush(sync_indexes)?;
         if sync && self.unsynced {
             self.log.sync_data().io("sync", &self.log_path)?;
             self.unsynced = false;
