@@ -65,21 +65,13 @@ pub async fn consume(
             source,
         })?,
     };
-    let mut generation = None;
+    // The generation whose first poll has not returned yet (positions are resolved in it).
+    let mut announced = None;
     loop {
-        if generation != Some(consumer.generation()) {
-            generation = Some(consumer.generation());
-            tracing::info!(
-                consumer = index,
-                generation = consumer.generation(),
-                partitions = ?consumer.assignment().iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "joined group {}",
-                settings.group
-            );
-        }
+        let generation = consumer.generation();
         if let Ok(mut shared) = member.lock() {
             *shared = Some(Member {
-                generation: consumer.generation(),
+                generation,
                 member_id: consumer.member_id().to_owned(),
             });
         }
@@ -87,6 +79,23 @@ pub async fn consume(
             () = cancel.cancelled() => break,
             polled = consumer.poll() => polled,
         };
+        if polled.is_ok() && announced != Some(generation) {
+            announced = Some(generation);
+            let partitions: Vec<String> = consumer
+                .assignment()
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            tracing::info!(
+                "consumer {index} of group {} (generation {generation}) reads {}",
+                settings.group,
+                if partitions.is_empty() {
+                    "no partition".to_owned()
+                } else {
+                    partitions.join(", ")
+                }
+            );
+        }
         match polled {
             Ok(records) if records.is_empty() => {}
             Ok(records) => {

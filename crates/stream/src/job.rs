@@ -118,7 +118,7 @@ pub async fn run(
         Some((url, user)) => Some(HdfsOutput::new(url, user.clone()).await?),
         None => None,
     };
-    let mut outputs = Outputs {
+    let outputs = Outputs {
         printed,
         topic,
         hdfs,
@@ -145,10 +145,18 @@ pub async fn run(
     }
     drop(to_job);
 
-    let mut pipeline = Pipeline::new(clock, window, config.partitions, now_millis());
-    let mut uncommitted = Offsets::new();
+    let mut job = Running {
+        pipeline: Pipeline::new(clock, window, config.partitions, now_millis()),
+        outputs,
+        client: &client,
+        group: &config.group,
+        member: &member,
+        stats: &stats,
+        cancel: &cancel,
+    };
     let result = loop {
-        let wait = Duration::from_millis(pipeline.next_batch_end().saturating_sub(now_millis()));
+        let wait =
+            Duration::from_millis(job.pipeline.next_batch_end().saturating_sub(now_millis()));
         tokio::select! {
             () = cancel.cancelled() => break Ok(()),
             done = consumers.join_next(), if !consumers.is_empty() => {
@@ -163,24 +171,14 @@ pub async fn run(
                 let Some(arrival) = arrival else { break Ok(()) };
                 for r in &arrival.records {
                     let tp = kafka_client::TopicPartition::new(r.topic.clone(), r.partition);
-                    if pipeline.record(&tp, r.offset, r.value.as_deref(), arrival.at) {
+                    if job.pipeline.record(&tp, r.offset, r.value.as_deref(), arrival.at) {
                         stats.records.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
             () = tokio::time::sleep(wait) => {}
         }
-        if let Err(e) = write_due_batches(
-            &mut pipeline,
-            &mut outputs,
-            &mut uncommitted,
-            &client,
-            &config.group,
-            &member,
-            &stats,
-        )
-        .await
-        {
+        if let Err(e) = write_due_batches(&mut job).await {
             break Err(e);
         }
     };
@@ -190,43 +188,96 @@ pub async fn run(
 }
 
 /// Writes every batch that has ended, committing after each one.
-async fn write_due_batches(
-    pipeline: &mut Pipeline,
-    outputs: &mut Outputs,
-    uncommitted: &mut Offsets,
-    client: &Client,
-    group: &str,
-    member: &SharedMember,
-    stats: &JobStats,
-) -> Result<(), Error> {
-    while let Some(output) = pipeline.poll_output(now_millis()) {
-        outputs.write(&output).await?;
+async fn write_due_batches(job: &mut Running<'_>) -> Result<(), Error> {
+    while let Some(output) = job.pipeline.poll_output(now_millis()) {
+        job.outputs.write(&output).await?;
         let words: u64 = output.counts.iter().map(|(_, n)| n).sum();
-        stats.words.fetch_add(words, Ordering::Relaxed);
-        stats.batches.fetch_add(1, Ordering::Relaxed);
+        job.stats.words.fetch_add(words, Ordering::Relaxed);
+        job.stats.batches.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             time = output.time,
             words,
             delay_ms = now_millis().saturating_sub(output.time),
             "batch written"
         );
-        uncommitted.extend(pipeline.output_written(output.ticket));
-        if uncommitted.is_empty() {
-            continue;
-        }
-        let identity = member.lock().ok().and_then(|m| m.clone());
-        let Some(identity) = identity else {
-            tracing::warn!("no group member yet to commit with; will retry after the next batch");
-            continue;
-        };
-        match commit_offsets(client, group, &identity, uncommitted).await {
-            Ok(()) => {
-                tracing::debug!(?uncommitted, "committed");
-                uncommitted.clear();
-            }
-            // A rebalance in progress: the offsets stay pending and go with the next batch.
-            Err(e) => tracing::warn!("{e}; will retry after the next batch"),
+        let offsets = job.pipeline.output_written(output.ticket);
+        if !offsets.is_empty() {
+            commit_until_done(job, &offsets).await?;
         }
     }
     Ok(())
+}
+
+/// Commits `offsets`, retrying (a rebalance in progress, the coordinator moving) until it
+/// succeeds or the job stops: the next batch is not written before this one is committed, so a
+/// kill can redo at most the one batch whose commit was under way.
+async fn commit_until_done(job: &Running<'_>, offsets: &Offsets) -> Result<(), Error> {
+    let mut attempt = 0u32;
+    loop {
+        let identity = job.member.lock().ok().and_then(|m| m.clone());
+        let outcome = match &identity {
+            Some(member) => commit_offsets(job.client, job.group, member, offsets).await,
+            None => Err(Error::Commit("no consumer has joined the group yet".into())),
+        };
+        match outcome {
+            Ok(()) => {
+                tracing::debug!(?offsets, "committed");
+                return Ok(());
+            }
+            Err(e) => {
+                attempt += 1;
+                if attempt == 1 || attempt.is_multiple_of(25) {
+                    tracing::warn!("{e}; retrying the commit (attempt {attempt})");
+                }
+            }
+        }
+        tokio::select! {
+            () = job.cancel.cancelled() => return Ok(()),
+            () = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    }
+}
+
+/// What the loop of a running job works with.
+struct Running<'a> {
+    pipeline: Pipeline,
+    outputs: Outputs,
+    client: &'a Client,
+    group: &'a str,
+    member: &'a SharedMember,
+    stats: &'a JobStats,
+    cancel: &'a CancellationToken,
+}
+
+/// Runs the job on stdout until Ctrl-C or SIGTERM (what `labnode` and `spark-submit` do).
+pub async fn run_until_signal(config: JobConfig) -> Result<(), Error> {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping: signal received");
+        on_signal.cancel();
+    });
+    run(
+        config,
+        Box::new(std::io::stdout()),
+        Arc::new(JobStats::default()),
+        cancel,
+    )
+    .await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
 }
