@@ -119,7 +119,12 @@ impl WebHdfs {
         for (k, v) in extra {
             query.append_pair(k, v);
         }
-        format!("{}/webhdfs/v1{}?{}", self.base, path.to_url(), query.finish())
+        format!(
+            "{}/webhdfs/v1{}?{}",
+            self.base,
+            path.to_url(),
+            query.finish()
+        )
     }
 
     async fn call(
@@ -182,7 +187,9 @@ impl WebHdfs {
         struct Reply {
             content_summary: ContentSummary,
         }
-        let resp = self.call(Method::GET, path, "GETCONTENTSUMMARY", &[]).await?;
+        let resp = self
+            .call(Method::GET, path, "GETCONTENTSUMMARY", &[])
+            .await?;
         Ok(Self::json::<Reply>(resp).await?.content_summary)
     }
 
@@ -263,7 +270,11 @@ impl WebHdfs {
     }
 
     /// APPEND: adds `body` at the end of the file.
-    pub async fn append(&self, path: &str, body: impl Into<reqwest::Body>) -> Result<(), ClientError> {
+    pub async fn append(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<(), ClientError> {
         let location = self.location(Method::POST, path, "APPEND", &[]).await?;
         let resp = self.http.post(location).body(body).send().await?;
         check(resp).await.map(drop)

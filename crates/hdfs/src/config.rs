@@ -83,10 +83,11 @@ impl HadoopConfig {
             });
         }
         let text = std::fs::read_to_string(path).map_err(read_err)?;
-        self.merge_xml(&text).map_err(|message| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message,
-        })
+        self.merge_xml(&text)
+            .map_err(|message| ConfigError::Syntax {
+                path: path.to_path_buf(),
+                message,
+            })
     }
 
     /// Merges the `<property><name/><value/></property>` entries of one site file.
@@ -243,7 +244,11 @@ impl HadoopConfig {
 
     /// `dfs.namenode.fs-limits.max-directory-items` (default 1048576).
     pub fn max_directory_items(&self) -> Result<usize, ConfigError> {
-        let n = self.number("dfs.namenode.fs-limits.max-directory-items", 1_048_576, false)?;
+        let n = self.number(
+            "dfs.namenode.fs-limits.max-directory-items",
+            1_048_576,
+            false,
+        )?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 

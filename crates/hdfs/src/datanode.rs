@@ -52,8 +52,8 @@ impl Storage {
             }
         };
         let mut blocks = HashMap::new();
-        for entry in std::fs::read_dir(&current)
-            .with_context(|| format!("listing {}", current.display()))?
+        for entry in
+            std::fs::read_dir(&current).with_context(|| format!("listing {}", current.display()))?
         {
             let entry = entry?;
             let meta = entry.metadata()?; // does not follow symlinks: only regular files count

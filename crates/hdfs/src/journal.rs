@@ -57,8 +57,14 @@ struct ImageHeader {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum ImageEntry {
-    Dir { path: String, meta: Meta },
-    File { path: String, file: crate::namespace::File },
+    Dir {
+        path: String,
+        meta: Meta,
+    },
+    File {
+        path: String,
+        file: crate::namespace::File,
+    },
 }
 
 /// One journal line.
@@ -299,7 +305,10 @@ fn replay(
             }
         };
         let Ok(record) = serde_json::from_slice::<Record>(&line) else {
-            tracing::warn!(at = good_len, "unreadable journal record; the rest is cut off");
+            tracing::warn!(
+                at = good_len,
+                "unreadable journal record; the rest is cut off"
+            );
             break;
         };
         good_len += line.len() as u64;
@@ -368,25 +377,34 @@ mod tests {
         let dir = tmpdir("restart");
         let (mut j, mut ns) = Journal::open(&dir, "root", 100).unwrap();
         run(&mut j, &mut ns, op_create("/a/b/f"));
-        run(&mut j, &mut ns, Op::ReserveBlockIds {
+        run(
+            &mut j,
+            &mut ns,
+            Op::ReserveBlockIds {
                 upto: crate::namespace::FIRST_BLOCK_ID + 5000,
-            });
+            },
+        );
         drop(j);
         // A torn tail, as kill -9 mid-write leaves it.
         let edits = dir.join("current/edits.log");
         let mut f = OpenOptions::new().append(true).open(&edits).unwrap();
-        f.write_all(br#"{"txid":3,"op":{"op":"delete","pa"#).unwrap();
+        f.write_all(br#"{"txid":3,"op":{"op":"delete","pa"#)
+            .unwrap();
         drop(f);
         let (mut j, mut ns2) = Journal::open(&dir, "root", 100).unwrap();
         assert_eq!(ns2.root, ns.root);
         assert_eq!(ns2.next_block, crate::namespace::FIRST_BLOCK_ID + 5000);
         run(&mut j, &mut ns2, op_create("/c"));
         j.checkpoint(&ns2).unwrap();
-        run(&mut j, &mut ns2, Op::Rename {
-            src: "/c".into(),
-            dst: "/d".into(),
-            time: 6,
-        });
+        run(
+            &mut j,
+            &mut ns2,
+            Op::Rename {
+                src: "/c".into(),
+                dst: "/d".into(),
+                time: 6,
+            },
+        );
         drop(j);
         let (_, ns3) = Journal::open(&dir, "root", 100).unwrap();
         assert_eq!(ns3, ns2);

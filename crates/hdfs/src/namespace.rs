@@ -530,7 +530,9 @@ impl Namespace {
         overwrite: bool,
     ) -> Result<Applied, FsError> {
         if path.is_root() {
-            return Err(FsError::AlreadyExists("/ already exists as a directory".into()));
+            return Err(FsError::AlreadyExists(
+                "/ already exists as a directory".into(),
+            ));
         }
         let max = self.max_dir_items;
         let time = file.meta.mtime;
@@ -759,7 +761,12 @@ mod tests {
         ns.apply(&mkdirs("/d/e")).unwrap();
         ns.apply(&create("/f", vec![], false)).unwrap();
         ns.apply(&create("/g", vec![], false)).unwrap();
-        for (src, dst) in [("/missing", "/x"), ("/f", "/g"), ("/d", "/d/e"), ("/f", "/no/such")] {
+        for (src, dst) in [
+            ("/missing", "/x"),
+            ("/f", "/g"),
+            ("/d", "/d/e"),
+            ("/f", "/no/such"),
+        ] {
             let r = ns
                 .apply(&Op::Rename {
                     src: src.into(),

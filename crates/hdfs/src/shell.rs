@@ -110,7 +110,11 @@ impl Shell<'_> {
 
     async fn ls(&self, paths: &[&String], recursive: bool) -> anyhow::Result<bool> {
         let default = String::from(".");
-        let paths: Vec<&String> = if paths.is_empty() { vec![&default] } else { paths.to_vec() };
+        let paths: Vec<&String> = if paths.is_empty() {
+            vec![&default]
+        } else {
+            paths.to_vec()
+        };
         let mut ok = true;
         for p in paths {
             let abs = self.abs(p).await?;
@@ -153,18 +157,27 @@ impl Shell<'_> {
     }
 
     async fn mkdir(&self, paths: &[&String], parents: bool) -> anyhow::Result<bool> {
-        anyhow::ensure!(!paths.is_empty(), "-mkdir: Not enough arguments: expected 1 but got 0");
+        anyhow::ensure!(
+            !paths.is_empty(),
+            "-mkdir: Not enough arguments: expected 1 but got 0"
+        );
         let mut ok = true;
         for p in paths {
             let abs = self.abs(p).await?;
             if !parents {
                 if let Some(s) = self.client.status(&abs).await? {
-                    let what = if s.is_dir() { "File exists" } else { "Not a directory" };
+                    let what = if s.is_dir() {
+                        "File exists"
+                    } else {
+                        "Not a directory"
+                    };
                     eprintln!("mkdir: `{p}': {what}");
                     ok = false;
                     continue;
                 }
-                let parent = abs.rsplit_once('/').map_or("/", |(a, _)| if a.is_empty() { "/" } else { a });
+                let parent = abs
+                    .rsplit_once('/')
+                    .map_or("/", |(a, _)| if a.is_empty() { "/" } else { a });
                 if self.client.status(parent).await?.is_none() {
                     eprintln!("mkdir: `{parent}': No such file or directory");
                     ok = false;
@@ -183,7 +196,10 @@ impl Shell<'_> {
         let Some((dst, sources)) = args.split_last() else {
             anyhow::bail!("-put: Not enough arguments: expected 1 but got 0");
         };
-        anyhow::ensure!(!sources.is_empty(), "-put: Not enough arguments: expected 2 but got 1");
+        anyhow::ensure!(
+            !sources.is_empty(),
+            "-put: Not enough arguments: expected 2 but got 1"
+        );
         let dst = self.abs(dst).await?;
         let dst_is_dir = self.client.status(&dst).await?.is_some_and(|s| s.is_dir());
         anyhow::ensure!(
@@ -206,10 +222,9 @@ impl Shell<'_> {
                 reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(stdin))
             } else {
                 match tokio::fs::File::open(src.as_str()).await {
-                    Ok(f) => reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
-                        f,
-                        256 * 1024,
-                    )),
+                    Ok(f) => reqwest::Body::wrap_stream(
+                        tokio_util::io::ReaderStream::with_capacity(f, 256 * 1024),
+                    ),
                     Err(e) => {
                         eprintln!("put: `{src}': {e}");
                         ok = false;
@@ -286,7 +301,12 @@ impl Shell<'_> {
         Ok(ok)
     }
 
-    async fn stream_to_stdout(&self, abs: &str, offset: u64, len: Option<u64>) -> anyhow::Result<bool> {
+    async fn stream_to_stdout(
+        &self,
+        abs: &str,
+        offset: u64,
+        len: Option<u64>,
+    ) -> anyhow::Result<bool> {
         let resp = match self.client.open(abs, offset, len).await {
             Ok(r) => r,
             Err(e) => {
@@ -331,7 +351,11 @@ impl Shell<'_> {
 
     async fn du(&self, paths: &[&String], summary: bool, human: bool) -> anyhow::Result<bool> {
         let default = String::from(".");
-        let paths: Vec<&String> = if paths.is_empty() { vec![&default] } else { paths.to_vec() };
+        let paths: Vec<&String> = if paths.is_empty() {
+            vec![&default]
+        } else {
+            paths.to_vec()
+        };
         let size = |n: u64| if human { human_size(n) } else { n.to_string() };
         let mut ok = true;
         for p in paths {
@@ -350,7 +374,11 @@ impl Shell<'_> {
             for e in self.client.list(&abs).await? {
                 let child = format!("{base}/{}", e.path_suffix);
                 let c = self.client.content_summary(&child).await?;
-                println!("{:<10} {:<10} {child}", size(c.length), size(c.space_consumed));
+                println!(
+                    "{:<10} {:<10} {child}",
+                    size(c.length),
+                    size(c.space_consumed)
+                );
             }
         }
         Ok(ok)
@@ -370,7 +398,10 @@ impl Shell<'_> {
         loop {
             let len = self.client.status(&abs).await?.map_or(0, |s| s.length);
             if len > offset {
-                if !self.stream_to_stdout(&abs, offset, Some(len - offset)).await? {
+                if !self
+                    .stream_to_stdout(&abs, offset, Some(len - offset))
+                    .await?
+                {
                     return Ok(false);
                 }
                 offset = len;

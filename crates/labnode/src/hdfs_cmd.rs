@@ -63,7 +63,8 @@ fn init_logging() {
 
 fn load(dir: &Path) -> anyhow::Result<HadoopConfig> {
     anyhow::ensure!(dir.is_dir(), "{}: not a directory", dir.display());
-    HadoopConfig::load(dir).with_context(|| format!("reading the configuration in {}", dir.display()))
+    HadoopConfig::load(dir)
+        .with_context(|| format!("reading the configuration in {}", dir.display()))
 }
 
 /// Runs a server until SIGTERM or Ctrl-C.
@@ -90,7 +91,9 @@ where
             }
         });
         tracing::info!("{name} starting");
-        server(config, shutdown).await.with_context(|| format!("{name} failed"))
+        server(config, shutdown)
+            .await
+            .with_context(|| format!("{name} failed"))
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -121,7 +124,8 @@ fn hdfs_tool(args: Vec<String>) -> anyhow::Result<ExitCode> {
         Some(d) => load(&d)?,
         None => HadoopConfig::default(),
     };
-    let client = hdfs::client::WebHdfs::new(&hdfs::shell::endpoint(&config)?, &hdfs::shell::user())?;
+    let client =
+        hdfs::client::WebHdfs::new(&hdfs::shell::endpoint(&config)?, &hdfs::shell::user())?;
     let rt = tokio::runtime::Runtime::new()?;
     let code = rt.block_on(hdfs::shell::run(&client, rest));
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))

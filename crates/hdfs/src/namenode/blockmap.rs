@@ -283,11 +283,7 @@ impl BlockMap {
         let mut under = 0;
         let mut missing = 0;
         for info in self.blocks.values() {
-            let live = info
-                .nodes
-                .iter()
-                .filter(|n| self.is_alive(n, now))
-                .count();
+            let live = info.nodes.iter().filter(|n| self.is_alive(n, now)).count();
             if live == 0 {
                 missing += 1;
             } else if live < usize::from(info.replication) {

@@ -29,8 +29,8 @@ use crate::journal::Journal;
 use crate::namespace::{Applied, Namespace, Op};
 use crate::protocol::{HEARTBEAT_PATH, Heartbeat, MAX_HEARTBEAT_BYTES};
 
-pub use blockmap::Liveness;
 use blockmap::BlockMap;
+pub use blockmap::Liveness;
 
 /// Settings of a namenode, from the Hadoop configuration.
 #[derive(Debug, Clone)]

@@ -100,7 +100,10 @@ impl Params {
     }
 
     fn get(&self, key: &str) -> Option<&str> {
-        self.map.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.map
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     fn invalid(key: &str, value: &str) -> FsError {
@@ -155,8 +158,8 @@ impl Params {
     fn blocksize(&self, default: u64) -> Result<u64, FsError> {
         match self.u64("blocksize")? {
             None => Ok(default),
-            Some(n) if (crate::config::MIN_BLOCKSIZE..=crate::config::MAX_BLOCKSIZE)
-                .contains(&n) =>
+            Some(n)
+                if (crate::config::MIN_BLOCKSIZE..=crate::config::MAX_BLOCKSIZE).contains(&n) =>
             {
                 Ok(n)
             }
@@ -169,8 +172,7 @@ impl Params {
         match self.get(key) {
             None => Ok(None),
             Some(v)
-                if v.len() <= 255
-                    && !v.chars().any(|c| c.is_control() || c == '/' || c == ':') =>
+                if v.len() <= 255 && !v.chars().any(|c| c.is_control() || c == '/' || c == ':') =>
             {
                 Ok(Some(v.to_string()))
             }
@@ -352,14 +354,7 @@ fn status_json(name: &str, node: Option<&Node>, root: &Meta) -> Value {
     let (meta, kind, len, blocksize, replication, children) = match node {
         None => (root, "DIRECTORY", 0, 0, 0, 0),
         Some(Node::Dir(d)) => (&d.meta, "DIRECTORY", 0, 0, 0, d.children.len()),
-        Some(Node::File(f)) => (
-            &f.meta,
-            "FILE",
-            f.len(),
-            f.blocksize,
-            f.replication,
-            0,
-        ),
+        Some(Node::File(f)) => (&f.meta, "FILE", f.len(), f.blocksize, f.replication, 0),
     };
     json!({
         "accessTime": meta.atime,
@@ -438,11 +433,7 @@ fn content_summary(nn: &NameNode, path: &HdfsPath) -> Result<Response, FsError> 
     ))
 }
 
-fn block_locations(
-    nn: &NameNode,
-    path: &HdfsPath,
-    params: &Params,
-) -> Result<Response, FsError> {
+fn block_locations(nn: &NameNode, path: &HdfsPath, params: &Params) -> Result<Response, FsError> {
     let blocks = nn.read(|ns| file_of(ns, path).map(|f| f.blocks.clone()))?;
     let offset = params.u64("offset")?.unwrap_or(0);
     let length = params.u64("length")?.unwrap_or(u64::MAX);
@@ -458,7 +449,8 @@ fn block_locations(
                 .iter()
                 .map(|(_, addr)| addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h))
                 .collect();
-            let topology: Vec<String> = names.iter().map(|n| format!("/default-rack/{n}")).collect();
+            let topology: Vec<String> =
+                names.iter().map(|n| format!("/default-rack/{n}")).collect();
             out.push(json!({
                 "cachedHosts": [],
                 "corrupt": false,
@@ -526,7 +518,9 @@ fn check_create(nn: &NameNode, path: &HdfsPath, params: &Params) -> Result<(), F
     nn.read(|ns| {
         match ns.get(path) {
             _ if path.is_root() => {
-                return Err(FsError::AlreadyExists("/ already exists as a directory".into()));
+                return Err(FsError::AlreadyExists(
+                    "/ already exists as a directory".into(),
+                ));
             }
             Ok(Node::Dir(_)) => {
                 return Err(FsError::AlreadyExists(format!(
@@ -534,7 +528,9 @@ fn check_create(nn: &NameNode, path: &HdfsPath, params: &Params) -> Result<(), F
                 )));
             }
             Ok(Node::File(_)) if !overwrite => {
-                return Err(FsError::AlreadyExists(format!("{path} for client already exists")));
+                return Err(FsError::AlreadyExists(format!(
+                    "{path} for client already exists"
+                )));
             }
             Err(FsError::ParentNotDirectory(p)) => return Err(FsError::ParentNotDirectory(p)),
             _ => {}
@@ -547,7 +543,12 @@ fn check_create(nn: &NameNode, path: &HdfsPath, params: &Params) -> Result<(), F
 }
 
 /// Streams a request body into `writer`, bounded by `limit` bytes in all.
-async fn pump(writer: &mut FileWriter, body: Body, mut written: u64, limit: u64) -> Result<(), FsError> {
+async fn pump(
+    writer: &mut FileWriter,
+    body: Body,
+    mut written: u64,
+    limit: u64,
+) -> Result<(), FsError> {
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| FsError::Io(format!("reading the request body: {e}")))?;
@@ -682,9 +683,8 @@ fn open(nn: &Arc<NameNode>, path: &HdfsPath, params: &Params) -> Result<Response
     }
     let length = params.u64("length")?.unwrap_or(u64::MAX).min(len - offset);
     let rx = data::read(nn.clone(), blocks, offset, length);
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|c| (c, rx))
-    });
+    let stream =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let mut resp = Response::new(Body::from_stream(stream));
     let headers = resp.headers_mut();
     headers.insert(header::CONTENT_LENGTH, header::HeaderValue::from(length));

@@ -15,19 +15,29 @@ pub fn labnode() -> PathBuf {
 
 /// The workspace root (where `.venv` and `labs/` live).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until something accepts TCP connections on `addr`, or panics after `timeout`.
 pub fn wait_for_port(addr: SocketAddr, timeout: Duration) {
     let start = Instant::now();
     while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-        assert!(start.elapsed() < timeout, "nothing listens on {addr} after {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "nothing listens on {addr} after {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -67,7 +77,9 @@ pub fn kcat() -> Option<PathBuf> {
 /// Runs a Python script from `crates/labnode/tests/clients/` with the venv's Python.
 pub fn run_python(script: &str, args: &[&str]) -> Option<Output> {
     let py = python()?;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients").join(script);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(script);
     Some(Command::new(py).arg(path).args(args).output().unwrap())
 }
 
@@ -180,7 +192,10 @@ pub fn write_hadoop_config(dir: &Path, props: &[(String, String)]) {
 pub fn hdfs_props(http_port: u16, rpc_port: u16, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let props = [
         ("fs.defaultFS", format!("hdfs://127.0.0.1:{rpc_port}")),
-        ("dfs.namenode.http-address", format!("127.0.0.1:{http_port}")),
+        (
+            "dfs.namenode.http-address",
+            format!("127.0.0.1:{http_port}"),
+        ),
         ("dfs.replication", "2".into()),
         ("dfs.blocksize", "1m".into()),
         ("dfs.heartbeat.interval", "1".into()),
@@ -201,13 +216,24 @@ pub fn start_namenode(http_port: u16, rpc_port: u16, extra: &[(&str, &str)]) -> 
 }
 
 /// Like [`start_namenode`], in a given directory (a restart on the same name dir).
-pub fn start_namenode_in(dir: tempdir::Dir, http_port: u16, rpc_port: u16, extra: &[(&str, &str)]) -> Process {
+pub fn start_namenode_in(
+    dir: tempdir::Dir,
+    http_port: u16,
+    rpc_port: u16,
+    extra: &[(&str, &str)],
+) -> Process {
     let mut props = hdfs_props(http_port, rpc_port, extra);
-    props.push(("dfs.namenode.name.dir".into(), dir.path().join("name").display().to_string()));
+    props.push((
+        "dfs.namenode.name.dir".into(),
+        dir.path().join("name").display().to_string(),
+    ));
     write_hadoop_config(dir.path(), &props);
     let conf = dir.path().display().to_string();
     let p = Process::start_in(dir, &["namenode", "--config", &conf]);
-    wait_for_port(SocketAddr::from(([127, 0, 0, 1], http_port)), Duration::from_secs(30));
+    wait_for_port(
+        SocketAddr::from(([127, 0, 0, 1], http_port)),
+        Duration::from_secs(30),
+    );
     p
 }
 
@@ -217,14 +243,28 @@ pub fn start_datanode(http_port: u16, rpc_port: u16, extra: &[(&str, &str)]) -> 
 }
 
 /// Like [`start_datanode`], in a given directory (a restart on the same blocks).
-pub fn start_datanode_in(dir: tempdir::Dir, http_port: u16, rpc_port: u16, extra: &[(&str, &str)]) -> Process {
+pub fn start_datanode_in(
+    dir: tempdir::Dir,
+    http_port: u16,
+    rpc_port: u16,
+    extra: &[(&str, &str)],
+) -> Process {
     let mut props = hdfs_props(0, rpc_port, extra);
-    props.push(("dfs.datanode.data.dir".into(), dir.path().join("data").display().to_string()));
-    props.push(("dfs.datanode.http.address".into(), format!("127.0.0.1:{http_port}")));
+    props.push((
+        "dfs.datanode.data.dir".into(),
+        dir.path().join("data").display().to_string(),
+    ));
+    props.push((
+        "dfs.datanode.http.address".into(),
+        format!("127.0.0.1:{http_port}"),
+    ));
     write_hadoop_config(dir.path(), &props);
     let conf = dir.path().display().to_string();
     let p = Process::start_in(dir, &["datanode", "--config", &conf]);
-    wait_for_port(SocketAddr::from(([127, 0, 0, 1], http_port)), Duration::from_secs(30));
+    wait_for_port(
+        SocketAddr::from(([127, 0, 0, 1], http_port)),
+        Duration::from_secs(30),
+    );
     p
 }
 
@@ -237,7 +277,10 @@ pub fn http_get(port: u16, target: &str) -> (String, String) {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
 }
 
 /// Waits until the namenode's status page shows `n` live datanodes.
@@ -249,7 +292,10 @@ pub fn wait_for_live_datanodes(http_port: u16, n: usize, timeout: Duration) {
         if page.contains(&want) {
             return;
         }
-        assert!(start.elapsed() < timeout, "no {n} live datanodes after {timeout:?}: {page}");
+        assert!(
+            start.elapsed() < timeout,
+            "no {n} live datanodes after {timeout:?}: {page}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -280,13 +326,19 @@ pub fn start_broker(extra: &str) -> (Process, u16) {
 pub fn restart_broker(dir: tempdir::Dir, port: u16) -> Process {
     let config = dir.path().join("server.properties");
     let process = Process::start_in(dir, &["broker", "--config", config.to_str().unwrap()]);
-    wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(30));
+    wait_for_port(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(30),
+    );
     process
 }
 
 /// Debian's `zkCli.sh` (package `zookeeper`).
 pub fn zk_cli() -> Option<PathBuf> {
-    require("zkCli.sh", &[PathBuf::from("/usr/share/zookeeper/bin/zkCli.sh")])
+    require(
+        "zkCli.sh",
+        &[PathBuf::from("/usr/share/zookeeper/bin/zkCli.sh")],
+    )
 }
 
 /// Writes a coordinator `zookeeper.properties` into `dir` (clientPort `port`, data in
@@ -315,7 +367,10 @@ pub fn start_coordinator(extra: &str) -> (Process, u16) {
 pub fn restart_coordinator(dir: tempdir::Dir, port: u16) -> Process {
     let config = dir.path().join("zookeeper.properties");
     let process = Process::start_in(dir, &["coordinator", "--config", config.to_str().unwrap()]);
-    wait_for_port(SocketAddr::from(([127, 0, 0, 1], port)), Duration::from_secs(30));
+    wait_for_port(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_secs(30),
+    );
     process
 }
 
@@ -337,7 +392,10 @@ impl Drop for ApacheZooKeeper {
 /// on a free port with a temp dataDir, and waits until it answers `ruok`.
 pub fn start_apache_zookeeper() -> Option<ApacheZooKeeper> {
     let java = require("java", &[PathBuf::from("/usr/bin/java")])?;
-    let jar = require("zookeeper.jar", &[PathBuf::from("/usr/share/java/zookeeper.jar")])?;
+    let jar = require(
+        "zookeeper.jar",
+        &[PathBuf::from("/usr/share/java/zookeeper.jar")],
+    )?;
     let dir = tempdir::Dir::new();
     let port = free_port();
     let cfg = dir.path().join("zoo.cfg");
@@ -366,7 +424,10 @@ pub fn start_apache_zookeeper() -> Option<ApacheZooKeeper> {
     let zk = ApacheZooKeeper { child, port, dir };
     let start = Instant::now();
     while four_letter_word(port, "ruok") != "imok" {
-        assert!(start.elapsed() < Duration::from_secs(60), "Apache ZooKeeper did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "Apache ZooKeeper did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     Some(zk)
