@@ -1,0 +1,50 @@
+//! The TP's `SimpleConsumer.java` with rdkafka: group `test`, auto-commit every second, prints
+//! every record of the topic given until Ctrl-C.
+//!
+//! `simple_consumer Hello-Kafka`; the broker is `localhost:9092` as in the TP, and
+//! `KAFKA_BOOTSTRAP_SERVERS` overrides it.
+
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+
+fn main() {
+    let Some(topic_name) = std::env::args().nth(1) else {
+        println!("Entrer le nom du topic");
+        return;
+    };
+    let bootstrap =
+        std::env::var("KAFKA_BOOTSTRAP_SERVERS").unwrap_or_else(|_| "localhost:9092".into());
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "test")
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("session.timeout.ms", "30000")
+        .create()
+        .expect("consumer configuration");
+    // Kafka Consumer va souscrire a la liste de topics ici
+    consumer
+        .subscribe(&[&topic_name])
+        .expect("subscribe to the topic");
+    // Afficher le nom du topic
+    println!("Souscris au topic {topic_name}");
+    loop {
+        match consumer.poll(Duration::from_millis(100)) {
+            None => {}
+            Some(Ok(record)) => {
+                let text = |b: Option<&[u8]>| b.map(String::from_utf8_lossy).unwrap_or_default();
+                // Afficher l'offset, clef et valeur des enregistrements du consommateur
+                println!(
+                    "offset = {}, key = {}, value = {}",
+                    record.offset(),
+                    text(record.key()),
+                    text(record.payload())
+                );
+            }
+            Some(Err(e)) => eprintln!("{e}"),
+        }
+    }
+}
