@@ -68,40 +68,54 @@ impl IndexEntry for TimeEntry {
     }
 }
 
-/// An index: its entries in memory plus the file they are appended to.
+/// An index: its entries in memory plus the file they are appended to. The file handle is
+/// opened on the first write and released when the segment is sealed, so an old segment
+/// holds one descriptor (its log), not three.
 #[derive(Debug)]
 pub(crate) struct Index<E: IndexEntry> {
     path: PathBuf,
-    file: BufWriter<File>,
+    file: Option<BufWriter<File>>,
     entries: Vec<E>,
     scratch: Vec<u8>,
 }
 
 impl<E: IndexEntry> Index<E> {
-    /// Opens (or creates) the index file at `path` for appending, with no entries loaded:
-    /// the segment then either [`load`](Self::load)s them or rebuilds them from the log.
-    pub(crate) fn open(path: &Path) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .io("open", path)?;
-        Ok(Index {
+    /// An index backed by `path`, with no entries loaded: the segment then either
+    /// [`load`](Self::load)s them or rebuilds them from the log. Nothing is opened yet.
+    pub(crate) fn new(path: &Path) -> Self {
+        Index {
             path: path.to_path_buf(),
-            file: BufWriter::with_capacity(4096, file),
+            file: None,
             entries: Vec::new(),
             scratch: Vec::with_capacity(E::SIZE),
-        })
+        }
     }
 
-    /// Reads the file's entries into memory; false (nothing loaded) when its length is not a
-    /// whole number of entries, so the caller rebuilds it.
+    /// The append handle, opened (and the file created) on first use.
+    fn writer(&mut self) -> Result<&mut BufWriter<File>, LogError> {
+        match &mut self.file {
+            Some(writer) => Ok(writer),
+            slot => {
+                let file = OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)
+                    .io("open", &self.path)?;
+                Ok(slot.insert(BufWriter::with_capacity(4096, file)))
+            }
+        }
+    }
+
+    /// Reads the file's entries into memory; false (nothing loaded) when the file is missing
+    /// or its length is not a whole number of entries, so the caller rebuilds it.
     pub(crate) fn load(&mut self) -> Result<bool, LogError> {
-        self.file.flush().io("write", &self.path)?;
+        self.flush(false)?;
         let mut bytes = Vec::new();
-        File::open(&self.path)
-            .and_then(|mut f| f.read_to_end(&mut bytes))
-            .io("read", &self.path)?;
+        match File::open(&self.path) {
+            Ok(mut file) => file.read_to_end(&mut bytes).io("read", &self.path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).io("open", &self.path),
+        };
         if bytes.len() % E::SIZE != 0 {
             return Ok(false);
         }
@@ -114,11 +128,13 @@ impl<E: IndexEntry> Index<E> {
         }
     }
 
-    /// Empties the index, in memory and in the file.
+    /// Empties the index, in memory and in the file (creating it if missing).
     pub(crate) fn reset(&mut self) -> Result<(), LogError> {
         self.entries.clear();
-        self.file.flush().io("write", &self.path)?;
-        self.file.get_ref().set_len(0).io("truncate", &self.path)
+        let path = self.path.clone();
+        let writer = self.writer()?;
+        writer.flush().io("write", &path)?;
+        writer.get_ref().set_len(0).io("truncate", &path)
     }
 
     /// The entries, in file order.
@@ -133,27 +149,45 @@ impl<E: IndexEntry> Index<E> {
 
     /// Appends an entry (buffered).
     pub(crate) fn push(&mut self, entry: E) -> Result<(), LogError> {
-        self.scratch.clear();
-        entry.encode(&mut self.scratch);
-        self.file.write_all(&self.scratch).io("write", &self.path)?;
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
+        entry.encode(&mut bytes);
+        let path = self.path.clone();
+        let written = self.writer()?.write_all(&bytes).io("write", &path);
+        self.scratch = bytes;
+        written?;
         self.entries.push(entry);
         Ok(())
     }
 
     /// Writes buffered entries to the file; with `sync`, also to disk.
     pub(crate) fn flush(&mut self, sync: bool) -> Result<(), LogError> {
-        self.file.flush().io("write", &self.path)?;
-        if sync {
-            self.file.get_ref().sync_data().io("sync", &self.path)?;
+        if let Some(writer) = &mut self.file {
+            writer.flush().io("write", &self.path)?;
+            if sync {
+                writer.get_ref().sync_data().io("sync", &self.path)?;
+            }
+        } else if sync {
+            match File::open(&self.path) {
+                Ok(file) => file.sync_data().io("sync", &self.path)?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).io("open", &self.path),
+            }
         }
         Ok(())
     }
 
+    /// Writes buffered entries and closes the file handle (reopened if written again).
+    pub(crate) fn release(&mut self) -> Result<(), LogError> {
+        self.flush(false)?;
+        self.file = None;
+        Ok(())
+    }
+
     /// Removes the file.
-    pub(crate) fn delete(self) -> Result<(), LogError> {
-        let Index { path, file, .. } = self;
-        drop(file);
-        remove_if_exists(&path)
+    pub(crate) fn delete(mut self) -> Result<(), LogError> {
+        self.file = None;
+        remove_if_exists(&self.path)
     }
 }
 
@@ -191,7 +225,7 @@ mod tests {
     fn entries_round_trip_through_the_file_and_truncate() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.index");
-        let mut index = Index::<OffsetEntry>::open(&path).unwrap();
+        let mut index = Index::<OffsetEntry>::new(&path);
         for i in 0..10u32 {
             index
                 .push(OffsetEntry {
@@ -200,12 +234,26 @@ mod tests {
                 })
                 .unwrap();
         }
-        let mut reopened = Index::<OffsetEntry>::open(&path).unwrap();
+        let mut reopened = Index::<OffsetEntry>::new(&path);
         assert!(reopened.load().unwrap());
         assert!(reopened.entries().is_empty(), "still buffered");
         index.flush(false).unwrap();
         assert!(reopened.load().unwrap());
         assert_eq!(reopened.entries(), index.entries());
+        index.release().unwrap();
+        index
+            .push(OffsetEntry {
+                relative_offset: 200,
+                position: 2000,
+            })
+            .unwrap();
+        index.flush(true).unwrap();
+        assert!(reopened.load().unwrap());
+        assert_eq!(
+            reopened.entries().len(),
+            11,
+            "appends after a release reopen the file"
+        );
         index.reset().unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     }
@@ -215,9 +263,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("0.timeindex");
         std::fs::write(&path, [0u8; 13]).unwrap();
-        let mut index = Index::<TimeEntry>::open(&path).unwrap();
+        let mut index = Index::<TimeEntry>::new(&path);
         assert!(!index.load().unwrap());
         assert!(index.entries().is_empty());
+        let mut missing = Index::<TimeEntry>::new(&dir.path().join("none.timeindex"));
+        assert!(!missing.load().unwrap());
     }
 
     #[test]

@@ -51,4 +51,4 @@ mod tests;
 pub use batch::{BatchError, BatchHeader, Batches};
 pub use config::{LogConfig, TimestampType};
 pub use error::LogError;
-pub use partition::{AppendInfo, PartitionLog, ReadResult};
+pub use partition::{AppendInfo, BatchHeaders, PartitionLog, ReadResult};

@@ -440,6 +440,31 @@ impl PartitionLog {
         Ok(None)
     }
 
+    /// ListOffsets MAX_TIMESTAMP: the record with the largest timestamp (the first one if
+    /// several share it), as `(offset, timestamp)`; None for a log without timestamps.
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
+        let max = self.segments.iter().map(Segment::max_timestamp).max();
+        match max {
+            Some(max) if max >= 0 => self.offset_for_timestamp(max),
+            _ => Ok(None),
+        }
+    }
+
+    /// The headers of the stored batches from the one containing `offset` to the log end,
+    /// reading only the 61 header bytes of each batch, never the records: cheap enough to
+    /// rebuild per-producer state on start.
+    pub fn batch_headers(&self, offset: i64) -> BatchHeaders<'_> {
+        let segment = self
+            .segments
+            .partition_point(|s| s.base_offset() <= offset)
+            .saturating_sub(1);
+        BatchHeaders {
+            log: self,
+            segment,
+            next: Next::Find(offset),
+        }
+    }
+
     /// The first record of the batch at `position` with a timestamp ≥ `timestamp` and an
     /// offset ≥ `from`.
     fn first_record_at_or_after(
@@ -645,17 +670,61 @@ impl PartitionLog {
 }
 
 impl Drop for PartitionLog {
-    /// Leaves index files and the offsets checkpoint current (no fsync) on a clean stop.
+    /// A clean stop: everything is flushed, so the next open trusts all but the last segment.
     fn drop(&mut self) {
         if self.deleted {
             return;
         }
-        if let Err(e) = self.checkpoint() {
-            tracing::warn!(dir = %self.dir.display(), "checkpoint on close failed: {e}");
+        if let Err(e) = self.flush() {
+            tracing::warn!(dir = %self.dir.display(), "flush on close failed: {e}");
         }
-        for segment in &mut self.segments {
-            if let Err(e) = segment.flush(false) {
-                tracing::warn!(dir = %self.dir.display(), "index flush on close failed: {e}");
+    }
+}
+
+/// Iterator returned by [`PartitionLog::batch_headers`]; stops after the first error.
+#[derive(Debug)]
+pub struct BatchHeaders<'a> {
+    log: &'a PartitionLog,
+    segment: usize,
+    next: Next,
+}
+
+/// Where [`BatchHeaders`] continues in the current segment.
+#[derive(Debug, Clone, Copy)]
+enum Next {
+    /// Look up the batch containing this offset.
+    Find(i64),
+    /// Read the header at this byte position.
+    At(u64),
+    /// Finished (or failed).
+    Done,
+}
+
+impl Iterator for BatchHeaders<'_> {
+    type Item = Result<BatchHeader, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let segment = self.log.segments.get(self.segment)?;
+            let found = match self.next {
+                Next::Done => return None,
+                Next::Find(offset) => segment.find_batch(offset),
+                Next::At(position) if position >= segment.size() => Ok(None),
+                Next::At(position) => segment.header_at(position).map(|h| Some((position, h))),
+            };
+            match found {
+                Ok(Some((position, header))) => {
+                    self.next = Next::At(position + header.size());
+                    return Some(Ok(header));
+                }
+                Ok(None) => {
+                    self.segment += 1;
+                    self.next = Next::At(0);
+                }
+                Err(e) => {
+                    self.next = Next::Done;
+                    return Some(Err(e));
+                }
             }
         }
     }

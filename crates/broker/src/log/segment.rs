@@ -63,8 +63,8 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    /// Opens the three files of the segment at `base_offset` in `dir`, creating missing ones.
-    /// The in-memory state is empty: follow with [`load`](Self::load),
+    /// Opens (or creates) the log file of the segment at `base_offset` in `dir`; its index
+    /// files are opened when first written. The in-memory state is empty: follow with [`load`](Self::load),
     /// [`recover`](Self::recover) or [`reset`](Self::reset).
     pub(crate) fn open(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Self, LogError> {
         let log_path = dir.join(file_name(base_offset, "log"));
@@ -82,8 +82,8 @@ impl Segment {
             .map_or(now_ms, |d| d.as_millis() as i64);
         Ok(Segment {
             base_offset,
-            offsets: Index::open(&dir.join(file_name(base_offset, "index")))?,
-            times: Index::open(&dir.join(file_name(base_offset, "timeindex")))?,
+            offsets: Index::new(&dir.join(file_name(base_offset, "index"))),
+            times: Index::new(&dir.join(file_name(base_offset, "timeindex"))),
             log_path,
             log,
             size: 0,
@@ -328,12 +328,12 @@ impl Segment {
     pub(crate) fn seal(&mut self) -> Result<(), LogError> {
         self.sealed = true;
         self.maybe_index_time()?;
-        self.offsets.flush(false)?;
-        self.times.flush(false)
+        self.offsets.release()?;
+        self.times.release()
     }
 
     /// Reads the header of the batch at `position`, checking it lies inside the segment.
-    fn header_at(&self, position: u64) -> Result<BatchHeader, LogError> {
+    pub(crate) fn header_at(&self, position: u64) -> Result<BatchHeader, LogError> {
         let mut bytes = [0u8; BATCH_HEADER_LEN];
         let corrupt = |reason: String| LogError::Corrupt {
             path: self.log_path.clone(),
@@ -531,6 +531,11 @@ impl Segment {
     /// Its size in bytes.
     pub(crate) fn size(&self) -> u64 {
         self.size
+    }
+
+    /// Its largest batch max timestamp, -1 when none.
+    pub(crate) fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
     }
 
     /// The timestamp retention judges the segment by: its newest record, or its last

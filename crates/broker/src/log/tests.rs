@@ -244,8 +244,9 @@ fn a_torn_tail_is_truncated_on_open() {
         let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
         fill(&mut log, 5, 4);
         log.flush().unwrap();
-        // More appends after the last flush, then a crash that tears the last batch.
+        // More appends after the last flush, then a crash (no close) that tears the last batch.
         fill(&mut log, 2, 4);
+        std::mem::forget(log);
     }
     let file = dir.path().join("00000000000000000000.log");
     let f = OpenOptions::new().write(true).open(&file).unwrap();
@@ -267,9 +268,9 @@ fn a_corrupt_crc_truncates_from_that_batch_and_drops_later_segments() {
         let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
         fill(&mut log, 30, 2);
         segments = log.segment_count();
-        // No flush: nothing is past the recovery point, so every segment is scanned.
+        // A crash before any flush: every segment is past the recovery point, so all are scanned.
+        std::mem::forget(log);
     }
-    std::fs::remove_file(dir.path().join("partition-offsets-checkpoint")).unwrap();
     let file = dir.path().join("00000000000000000000.log");
     let mut bytes = std::fs::read(&file).unwrap();
     let position = (one * 2 + one / 2) as usize; // inside the third batch
@@ -605,7 +606,9 @@ fn recovery_of_damaged_files_never_panics_and_leaves_a_readable_log() {
             let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
             fill(&mut log, 15, 1 + round % 3);
             if round % 2 == 0 {
-                log.flush().unwrap();
+                drop(log); // a clean stop
+            } else {
+                std::mem::forget(log); // a crash: buffered index entries are lost too
             }
         }
         let mut names = segment_files(dir.path(), "log");
@@ -662,4 +665,41 @@ fn sealed_segments_keep_their_newest_timestamp_across_a_reopen() {
     log.enforce_retention(1080).unwrap();
     assert!(log.log_start_offset() > 60);
     assert!(log.log_start_offset() <= 70, "{}", log.log_start_offset());
+}
+
+#[test]
+fn batch_headers_walk_every_batch_across_segments_without_reading_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    for i in 0..30 {
+        log.append(&batch_with(3, 1000, 9, 1, i * 3), 0).unwrap();
+    }
+    assert!(log.segment_count() > 2);
+    let headers: Vec<BatchHeader> = log.batch_headers(0).map(Result::unwrap).collect();
+    assert_eq!(headers.len(), 30);
+    assert!(
+        headers
+            .iter()
+            .enumerate()
+            .all(|(i, h)| h.base_offset == 3 * i as i64
+                && h.base_sequence == 3 * i as i32
+                && h.producer_id == 9)
+    );
+    let tail: Vec<i64> = log
+        .batch_headers(85)
+        .map(|h| h.unwrap().base_offset)
+        .collect();
+    assert_eq!(tail, [84, 87]);
+    assert_eq!(log.batch_headers(90).count(), 0);
+}
+
+#[test]
+fn max_timestamp_finds_the_newest_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.max_timestamp().unwrap(), None);
+    fill(&mut log, 10, 3);
+    log.append(&batch(3, 5000), 0).unwrap();
+    fill(&mut log, 10, 3);
+    assert_eq!(log.max_timestamp().unwrap(), Some((32, 5002)));
 }
