@@ -8,11 +8,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Process, free_port, tempdir, wait_for_port};
+use support::{Process, tempdir};
 
 const DASHES: &str = "-------------------------------------------";
 const DEADLINE: Duration = Duration::from_secs(90);
@@ -25,22 +25,7 @@ struct Broker {
 }
 
 fn start_broker() -> Broker {
-    let dir = tempdir::Dir::new();
-    let port = free_port();
-    let config = dir.path().join("server.properties");
-    std::fs::write(
-        &config,
-        format!(
-            "broker.id=0\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\n\
-             num.partitions=2\noffsets.topic.replication.factor=1\n\
-             auto.create.topics.enable=true\n",
-            dir.path().join("kafka-logs").display()
-        ),
-    )
-    .unwrap();
-    let config = config.to_string_lossy().into_owned();
-    let process = Process::start_in(dir, &["broker", "--config", &config]);
-    wait_for_port(([127, 0, 0, 1], port).into(), DEADLINE);
+    let (process, port) = support::start_broker("num.partitions=2");
     Broker {
         _process: process,
         bootstrap: format!("127.0.0.1:{port}"),
@@ -50,7 +35,7 @@ fn start_broker() -> Broker {
 
 /// Sends each line as one message with kcat (a real librdkafka producer).
 fn kcat_produce(kcat: &Path, bootstrap: &str, topic: &str, lines: &[&str]) {
-    let mut child = Command::new(kcat)
+    let mut child = support::system_command(kcat)
         .args(["-P", "-b", bootstrap, "-t", topic])
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
@@ -92,7 +77,7 @@ fn python_producer(
     lines: &[String],
     pause: f64,
 ) -> Child {
-    let mut child = Command::new(python)
+    let mut child = support::system_command(python)
         .args(["-c", PYTHON_PRODUCER, bootstrap, topic, &pause.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -203,15 +188,18 @@ fn wait_consuming(job: &Process, n: usize) {
 }
 
 fn wordcount(bootstrap: &str, group: &str, topic: &str, extra: &[&str]) -> Process {
-    let mut args = vec![
-        "stream",
-        "wordcount",
-        "--bootstrap-server",
-        bootstrap,
-        group,
-        topic,
-        "1",
-    ];
+    wordcount_threads(bootstrap, group, topic, "1", extra)
+}
+
+fn wordcount_threads(
+    bootstrap: &str,
+    group: &str,
+    topic: &str,
+    threads: &str,
+    extra: &[&str],
+) -> Process {
+    let mut args = vec!["stream", "wordcount", "--bootstrap-server", bootstrap];
+    args.extend_from_slice(&[group, topic, threads]);
     args.extend_from_slice(extra);
     Process::start(&args)
 }
@@ -386,13 +374,15 @@ fn a_stream_over_many_batches_is_counted_whole() {
         &lines[..1],
         0.0,
     ));
-    let job = wordcount(
+    // Two consumers (numThreads 2) share the topic's two partitions.
+    let job = wordcount_threads(
         &broker.bootstrap,
         "g",
         "feed",
+        "2",
         &["--interval-ms", "200", "--from-beginning"],
     );
-    wait_consuming(&job, 1);
+    wait_consuming(&job, 2);
     let producer = python_producer(&python, &broker.bootstrap, "feed", &lines[1..], 0.01);
     let expected = input_totals(&lines);
     finish(producer);
@@ -461,53 +451,8 @@ fn killed_and_restarted_mid_stream_the_totals_equal_the_input() {
     }
 }
 
-/// Debian's Apache ZooKeeper on a free port, killed when dropped.
-struct ZooKeeper {
-    child: Child,
-    _dir: tempdir::Dir,
-    port: u16,
-}
-
-impl Drop for ZooKeeper {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_apache_zookeeper() -> Option<ZooKeeper> {
-    let server = support::require(
-        "Debian's ZooKeeper (zkServer.sh)",
-        &[PathBuf::from("/usr/share/zookeeper/bin/zkServer.sh")],
-    )?;
-    let dir = tempdir::Dir::new();
-    let port = free_port();
-    let cfg = dir.path().join("zoo.cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "tickTime=500\ndataDir={}\nclientPort={port}\nadmin.enableServer=false\n",
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new(server)
-        .arg("start-foreground")
-        .arg(&cfg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(([127, 0, 0, 1], port).into(), DEADLINE);
-    Some(ZooKeeper {
-        child,
-        _dir: dir,
-        port,
-    })
-}
-
 /// Registers `broker` in ZooKeeper as a Kafka 3.x broker does (`/brokers/ids/0`), with kazoo.
-fn register_broker(python: &Path, zk: &ZooKeeper, broker: &Broker) {
+fn register_broker(python: &Path, zk_port: u16, broker: &Broker) {
     let script = r#"
 import json, sys
 from kazoo.client import KazooClient
@@ -519,11 +464,11 @@ reg = {"listener_security_protocol_map": {"PLAINTEXT": "PLAINTEXT"},
 zk.create("/brokers/ids/0", json.dumps(reg).encode(), makepath=True)
 zk.stop()
 "#;
-    let out = Command::new(python)
+    let out = support::system_command(python)
         .args([
             "-c",
             script,
-            &format!("127.0.0.1:{}", zk.port),
+            &format!("127.0.0.1:{zk_port}"),
             &broker.port.to_string(),
         ])
         .output()
@@ -535,27 +480,24 @@ zk.stop()
     );
 }
 
-#[test]
-fn the_tp_spark_submit_line_finds_the_broker_through_zookeeper() {
+/// Runs the TP's exact `spark-submit` line, called through a link named `spark-submit` as in a
+/// lab node, with the ZooKeeper at `zk_port` as its zkQuorum, and checks the TP's batch.
+fn tp_spark_submit_through_zookeeper(zk_port: u16) {
     let (Some(python), Some(kcat)) = (support::python(), support::kcat()) else {
         return;
     };
-    let Some(zk) = start_apache_zookeeper() else {
-        return;
-    };
     let broker = start_broker();
-    register_broker(&python, &zk, &broker);
+    register_broker(&python, zk_port, &broker);
     // The topic exists before the job starts, as in the TP (kafka-topics.sh --create).
     kcat_produce(&kcat, &broker.bootstrap, "Hello-Kafka", &["before the job"]);
 
-    // Called through a link named spark-submit, as in a lab node.
     let bin = tempdir::Dir::new();
     let link = bin.path().join("spark-submit");
     std::os::unix::fs::symlink(support::labnode(), &link).unwrap();
     let dir = tempdir::Dir::new();
     let out = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
     let err = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let quorum = format!("localhost:{}", zk.port);
+    let quorum = format!("localhost:{zk_port}");
     let child = Command::new(&link)
         .args([
             "--class",
@@ -594,6 +536,20 @@ fn the_tp_spark_submit_line_finds_the_broker_through_zookeeper() {
 }
 
 #[test]
+fn the_tp_spark_submit_line_finds_the_broker_through_apache_zookeeper() {
+    let Some(zk) = support::start_apache_zookeeper() else {
+        return;
+    };
+    tp_spark_submit_through_zookeeper(zk.port);
+}
+
+#[test]
+fn the_tp_spark_submit_line_finds_the_broker_through_our_coordinator() {
+    let (_coordinator, port) = support::start_coordinator("");
+    tp_spark_submit_through_zookeeper(port);
+}
+
+#[test]
 fn spark_submit_refuses_another_class_by_name() {
     let out = Command::new(support::labnode())
         .args([
@@ -614,4 +570,191 @@ fn spark_submit_refuses_another_class_by_name() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn windows_count_the_batches_of_their_length_at_each_slide() {
+    let Some(kcat) = support::kcat() else { return };
+    let broker = start_broker();
+    kcat_produce(
+        &kcat,
+        &broker.bootstrap,
+        "Hello-Kafka",
+        &["hello hello kafka and zookeeper!"],
+    );
+    let job = wordcount(
+        &broker.bootstrap,
+        "w",
+        "Hello-Kafka",
+        &[
+            "--interval-ms",
+            "200",
+            "--window-ms",
+            "600",
+            "--slide-ms",
+            "400",
+            "--from-beginning",
+        ],
+    );
+    // Wait until the line has left the window again.
+    let batches = wait_batches(&job, |b| {
+        b.iter()
+            .position(|x| !x.pairs.is_empty())
+            .is_some_and(|i| b.len() > i + 2 && b[i + 1..].iter().any(|x| x.pairs.is_empty()))
+    });
+    assert_consecutive(&batches, 400);
+    let with_words: Vec<&Batch> = batches.iter().filter(|b| !b.pairs.is_empty()).collect();
+    // A 200 ms batch lies in every 600 ms window ending at a 400 ms multiple within 600 ms of
+    // it: one or two windows, consecutive, each counting the line once.
+    assert!((1..=2).contains(&with_words.len()), "{batches:#?}");
+    for b in &with_words {
+        assert_eq!(
+            b.pairs,
+            [("hello", 2), ("kafka", 1), ("zookeeper!", 1), ("and", 1)]
+                .map(|(w, n)| (w.to_owned(), n))
+        );
+    }
+}
+
+#[test]
+fn batches_are_published_to_the_output_topic() {
+    let Some(kcat) = support::kcat() else { return };
+    let broker = start_broker();
+    kcat_produce(
+        &kcat,
+        &broker.bootstrap,
+        "Hello-Kafka",
+        &["hello hello kafka and zookeeper!"],
+    );
+    let job = wordcount(
+        &broker.bootstrap,
+        "t",
+        "Hello-Kafka",
+        &[
+            "--interval-ms",
+            "300",
+            "--from-beginning",
+            "--output-topic",
+            "wordcounts",
+        ],
+    );
+    wait_batches(&job, |b| b.iter().any(|x| !x.pairs.is_empty()));
+    let start = Instant::now();
+    let mut records: Vec<String>;
+    loop {
+        let out = support::system_command(&kcat)
+            .args([
+                "-C",
+                "-b",
+                &broker.bootstrap,
+                "-t",
+                "wordcounts",
+                "-o",
+                "beginning",
+                "-e",
+            ])
+            .args(["-f", "%k=%s\n", "-q"])
+            .output()
+            .unwrap();
+        records = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        records.sort();
+        if records.len() >= 4 {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no counts in the topic: {records:?} {}",
+            job.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(records, ["and=1", "hello=2", "kafka=1", "zookeeper!=1"]);
+}
+
+/// Lists `dir` in HDFS with HdfsCLI and prints `name<TAB>content` per file (content escaped).
+const HDFS_READ: &str = r#"
+import sys, json
+from hdfs import InsecureClient
+c = InsecureClient(sys.argv[1], user="root")
+out = {}
+for name in c.list(sys.argv[2]):
+    with c.read(sys.argv[2] + "/" + name, encoding="utf-8") as r:
+        out[name] = r.read()
+print(json.dumps(out))
+"#;
+
+#[test]
+fn each_batch_becomes_a_file_in_hdfs() {
+    let (Some(kcat), Some(python)) = (support::kcat(), support::python()) else {
+        return;
+    };
+    let (http, rpc, dn) = (
+        support::free_port(),
+        support::free_port(),
+        support::free_port(),
+    );
+    let one = [("dfs.replication", "1")];
+    let _namenode = support::start_namenode(http, rpc, &one);
+    let _datanode = support::start_datanode(dn, rpc, &one);
+    support::wait_for_live_datanodes(http, 1, DEADLINE);
+    let broker = start_broker();
+    kcat_produce(
+        &kcat,
+        &broker.bootstrap,
+        "Hello-Kafka",
+        &["hello hello kafka and zookeeper!"],
+    );
+    let hdfs_dir = format!("webhdfs://127.0.0.1:{http}/user/root/wordcount");
+    let job = wordcount(
+        &broker.bootstrap,
+        "h",
+        "Hello-Kafka",
+        &[
+            "--interval-ms",
+            "300",
+            "--from-beginning",
+            "--hdfs-dir",
+            &hdfs_dir,
+        ],
+    );
+    let batches = wait_batches(&job, |b| {
+        b.iter()
+            .position(|x| !x.pairs.is_empty())
+            .is_some_and(|i| b.len() > i + 1)
+    });
+    let with_words = batches.iter().find(|b| !b.pairs.is_empty()).unwrap();
+    let out = support::system_command(&python)
+        .args([
+            "-c",
+            HDFS_READ,
+            &format!("http://127.0.0.1:{http}"),
+            "/user/root/wordcount",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "HdfsCLI: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let files: BTreeMap<String, String> = serde_json::from_slice(&out.stdout).unwrap();
+    // Every batch printed so far has its file (the last one may still be on its way; stdout is
+    // written first), and no temp file is left behind.
+    for b in &batches[..batches.len() - 1] {
+        let name = format!("wordcounts-{}.txt", b.time);
+        assert!(files.contains_key(&name), "{name} missing from {files:?}");
+    }
+    assert!(
+        files
+            .keys()
+            .all(|n| n.starts_with("wordcounts-") && n.ends_with(".txt")),
+        "{files:?}"
+    );
+    assert_eq!(
+        files[&format!("wordcounts-{}.txt", with_words.time)],
+        "(hello,2)\n(kafka,1)\n(zookeeper!,1)\n(and,1)\n"
+    );
 }
