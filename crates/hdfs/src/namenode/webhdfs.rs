@@ -210,6 +210,7 @@ async fn dispatch(
     match (method.as_str(), op.as_str()) {
         ("GET", "GETFILESTATUS") => file_status(nn, &path),
         ("GET", "LISTSTATUS") => list_status(nn, &path),
+        ("GET", "LISTSTATUS_BATCH") => list_batch(nn, &path, params.get("startafter")),
         ("GET", "GETCONTENTSUMMARY") => content_summary(nn, &path),
         ("GET", "GETHOMEDIRECTORY") => Ok(json_reply(
             StatusCode::OK,
@@ -323,6 +324,7 @@ async fn dispatch(
 const KNOWN_OPS: &[&str] = &[
     "GETFILESTATUS",
     "LISTSTATUS",
+    "LISTSTATUS_BATCH",
     "GETCONTENTSUMMARY",
     "GETHOMEDIRECTORY",
     "GETTRASHROOT",
@@ -408,6 +410,40 @@ fn list_status(nn: &NameNode, path: &HdfsPath) -> Result<Response, FsError> {
     Ok(json_reply(
         StatusCode::OK,
         &json!({"FileStatuses": {"FileStatus": list}}),
+    ))
+}
+
+/// Entries per LISTSTATUS_BATCH reply (Hadoop's `dfs.ls.limit`).
+const LIST_BATCH: usize = 1000;
+
+/// LISTSTATUS_BATCH: a directory listed in pages, each after the name `start_after`.
+fn list_batch(
+    nn: &NameNode,
+    path: &HdfsPath,
+    start_after: Option<&str>,
+) -> Result<Response, FsError> {
+    let (entries, remaining) = nn.read(|ns| {
+        let dir = ns.dir(path).map_err(|e| match e {
+            FsError::ParentNotDirectory(_) => {
+                FsError::WrongType(format!("{path} is not a directory"))
+            }
+            other => other,
+        })?;
+        let after = |name: &String| start_after.is_none_or(|s| name.as_str() > s);
+        let mut rest = dir.children.iter().filter(|(n, _)| after(n));
+        let entries: Vec<Value> = rest
+            .by_ref()
+            .take(LIST_BATCH)
+            .map(|(n, c)| status_json(n, Some(c), &ns.root.meta))
+            .collect();
+        Ok::<_, FsError>((entries, rest.count()))
+    })?;
+    Ok(json_reply(
+        StatusCode::OK,
+        &json!({"DirectoryListing": {
+            "partialListing": {"FileStatuses": {"FileStatus": entries}},
+            "remainingEntries": remaining,
+        }}),
     ))
 }
 
