@@ -108,6 +108,8 @@ async fn serve_request(
             )));
         }
     };
+    crate::bounds::check(api_key, version, &frame)
+        .map_err(|e| ConnectionError::Malformed(format!("{api_key:?} v{version}: {e}")))?;
     let request = RequestKind::decode(api_key, &mut frame, codec)
         .map_err(|e| ConnectionError::Malformed(format!("{e:#}")))?;
     let silent = matches!(&request, RequestKind::Produce(p) if p.acks == 0);

@@ -7,6 +7,7 @@
 //! ([`log`]) and back out in fetch responses.
 
 mod api;
+mod bounds;
 mod broker;
 pub mod config;
 mod connection;
