@@ -398,7 +398,13 @@ impl GroupConsumer {
             .into_iter()
             .filter(|(tp, p)| self.committed.get(tp) != Some(p))
             .collect();
-        if positions.is_empty() {
+        self.commit_offsets(&positions).await
+    }
+
+    /// Commits exactly `offsets` (the next offset to read, per partition) as this member, e.g.
+    /// only what a job has durably written. A rebalance error makes the next `poll` rejoin.
+    pub async fn commit_offsets(&mut self, offsets: &BTreeMap<TopicPartition, i64>) -> Result<()> {
+        if offsets.is_empty() {
             return Ok(());
         }
         let conn = self.client.connection(&self.membership.coordinator).await?;
@@ -407,12 +413,13 @@ impl GroupConsumer {
             &self.config.group_id,
             self.membership.generation,
             &self.membership.member_id,
-            &positions,
+            offsets,
         )
         .await;
         match result {
             Ok(()) => {
-                self.committed.extend(positions);
+                self.committed
+                    .extend(offsets.iter().map(|(tp, o)| (tp.clone(), *o)));
                 Ok(())
             }
             Err(e) => {
