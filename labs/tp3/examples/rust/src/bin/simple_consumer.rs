@@ -10,6 +10,11 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 
+/// A key or value as Java's StringDeserializer shows it ("null" when absent).
+fn text(bytes: Option<&[u8]>) -> String {
+    bytes.map_or_else(|| "null".into(), |b| String::from_utf8_lossy(b).into_owned())
+}
+
 fn main() {
     let Some(topic_name) = std::env::args().nth(1) else {
         println!("Entrer le nom du topic");
@@ -35,7 +40,6 @@ fn main() {
         match consumer.poll(Duration::from_millis(100)) {
             None => {}
             Some(Ok(record)) => {
-                let text = |b: Option<&[u8]>| b.map(String::from_utf8_lossy).unwrap_or_default();
                 // Afficher l'offset, clef et valeur des enregistrements du consommateur
                 println!(
                     "offset = {}, key = {}, value = {}",
