@@ -668,3 +668,71 @@ fn start_kafka_zookeeper_starts_both_once_and_says_what_already_runs() {
     assert!(list.lines().any(|l| l == "Hello-Kafka"));
     drop(started);
 }
+
+/// The interactive use of the TP: a line typed in the producer shows in a running consumer at
+/// once (no wait for end of input), and Ctrl-C ends the consumer the way Kafka's ends.
+#[test]
+fn a_typed_line_shows_at_once_and_ctrl_c_ends_the_consumer() {
+    let (_broker, port) = support::start_broker("");
+    let b = format!("127.0.0.1:{port}");
+    let spawn = |args: &[&str]| {
+        Command::new(support::labnode())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut producer = spawn(&[
+        "kafka-console-producer.sh",
+        "--broker-list",
+        &b,
+        "--topic",
+        "live",
+    ]);
+    let mut typing = producer.stdin.take().unwrap();
+    typing.write_all(b"first line\n").unwrap();
+    typing.flush().unwrap();
+
+    let mut consumer = spawn(&[
+        "kafka-console-consumer.sh",
+        "--bootstrap-server",
+        &b,
+        "--topic",
+        "live",
+        "--from-beginning",
+    ]);
+    let stdout = consumer.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx.recv_timeout(std::time::Duration::from_secs(60));
+    assert_eq!(line.as_deref(), Ok("first line"));
+    typing.write_all(b"second line\n").unwrap();
+    typing.flush().unwrap();
+    let line = rx.recv_timeout(std::time::Duration::from_secs(60));
+    assert_eq!(line.as_deref(), Ok("second line"));
+
+    let status = Command::new("kill")
+        .args(["-INT", &consumer.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = wait_with_deadline(consumer, 30);
+    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(
+        text(&out.stderr).lines().last(),
+        Some("Processed a total of 2 messages")
+    );
+    drop(typing);
+    let out = wait_with_deadline(producer, 30);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
