@@ -50,8 +50,10 @@ pub struct ReadResult {
 pub struct PartitionLog {
     dir: PathBuf,
     config: LogConfig,
-    /// Ordered by base offset; never empty; the last one is active.
-    segments: Vec<Segment>,
+    /// Older segments, ordered by base offset; only retention and truncation change them.
+    sealed: Vec<Segment>,
+    /// The segment appends go to (the newest).
+    active: Segment,
     log_start_offset: i64,
     high_watermark: i64,
     /// Offsets below this are fsynced; recovery scans only segments beyond it.
@@ -84,6 +86,7 @@ impl PartitionLog {
         let recovery_point = saved.map_or(i64::MIN, |s| s.2);
 
         let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
+        let mut scanned = false;
         for (i, &base) in bases.iter().enumerate() {
             let mut segment = Segment::open(dir, base, now)?;
             let next_base = bases.get(i + 1).copied();
@@ -95,6 +98,7 @@ impl PartitionLog {
                 segments.push(segment);
                 continue;
             }
+            scanned = true;
             let truncated = segment.recover(config.index_interval_bytes, |h| {
                 epochs.assign(h.partition_leader_epoch, h.base_offset);
             })?;
@@ -109,23 +113,24 @@ impl PartitionLog {
                 break;
             }
         }
-        if segments.is_empty() {
-            let start = saved.map_or(0, |s| s.1.max(0));
-            segments.push(Segment::create(dir, start, now)?);
-        }
-        let sealed = segments.len() - 1;
-        for segment in segments.iter_mut().take(sealed) {
+        let active = match segments.pop() {
+            Some(active) => active,
+            None => Segment::create(dir, saved.map_or(0, |s| s.1.max(0)), now)?,
+        };
+        let mut sealed = segments;
+        for segment in &mut sealed {
             segment.seal()?;
         }
-        let first_base = segments.first().map_or(0, Segment::base_offset);
-        let log_end = segments.last().map_or(0, Segment::next_offset);
+        let first_base = sealed.first().unwrap_or(&active).base_offset();
+        let log_end = active.next_offset();
         let log_start_offset = saved.map_or(first_base, |s| s.1).clamp(first_base, log_end);
         let high_watermark = saved.map_or(0, |s| s.0).clamp(log_start_offset, log_end);
 
         let mut log = PartitionLog {
             dir: dir.to_path_buf(),
             config,
-            segments,
+            sealed,
+            active,
             log_start_offset,
             high_watermark,
             recovery_point: recovery_point.clamp(log_start_offset, log_end),
@@ -135,11 +140,13 @@ impl PartitionLog {
         };
         let trimmed_end = log.epochs.truncate_from_end(log_end + 1);
         let trimmed_start = log.epochs.truncate_from_start(log_start_offset);
-        if trimmed_end || trimmed_start || !dir.join(super::epoch::FILE_NAME).exists() {
+        if trimmed_end || trimmed_start {
             log.epochs.save()?;
         }
-        // Recovered data is made durable once, so the next start need not scan it again.
-        log.flush()?;
+        if scanned {
+            // Recovered data is made durable once, so the next start need not scan it again.
+            log.flush()?;
+        }
         Ok(log)
     }
 
@@ -288,7 +295,7 @@ impl PartitionLog {
                 last.last_offset
             )));
         }
-        let roll = self.active().should_roll(
+        let roll = self.active.should_roll(
             bytes.len() as u64,
             max_timestamp,
             last.last_offset,
@@ -300,7 +307,7 @@ impl PartitionLog {
             self.roll(now_ms)?;
         }
         let interval = self.config.index_interval_bytes;
-        self.active_mut().append(bytes, metas, interval, now_ms)?;
+        self.active.append(bytes, metas, interval, now_ms)?;
         Ok(AppendInfo {
             first_offset: base,
             last_offset: last.last_offset,
@@ -313,25 +320,29 @@ impl PartitionLog {
 
     /// Seals the active segment and starts a new one at the log end.
     fn roll(&mut self, now_ms: i64) -> Result<(), LogError> {
-        self.active_mut().seal()?;
+        self.active.seal()?;
         let base = self.log_end_offset();
         let segment = Segment::create(&self.dir, base, now_ms)?;
         tracing::debug!(dir = %self.dir.display(), base, "rolled a new segment");
-        self.segments.push(segment);
+        self.sealed
+            .push(std::mem::replace(&mut self.active, segment));
         Ok(())
     }
 
-    fn active(&self) -> &Segment {
-        // `segments` is never empty (open creates one, deletions keep the active one).
-        self.segments
-            .last()
-            .unwrap_or_else(|| unreachable!("a log always has a segment"))
+    /// Every segment, oldest first.
+    fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.segments_from(i64::MIN)
     }
 
-    fn active_mut(&mut self) -> &mut Segment {
-        self.segments
-            .last_mut()
-            .unwrap_or_else(|| unreachable!("a log always has a segment"))
+    /// The segments from the one that holds `offset` on (all of them for an earlier offset).
+    fn segments_from(&self, offset: i64) -> SegmentIter<'_> {
+        let starting_at_or_before = self.sealed.partition_point(|s| s.base_offset() <= offset)
+            + usize::from(self.active.base_offset() <= offset);
+        let first = starting_at_or_before.saturating_sub(1);
+        self.sealed
+            .iter()
+            .chain(std::iter::once(&self.active))
+            .skip(first)
     }
 
     /// Reads whole batches starting with the one that contains `offset`: at most `max_bytes`,
@@ -351,11 +362,7 @@ impl PartitionLog {
         }
         let mut records = Bytes::new();
         if offset < upper_bound.min(log_end) {
-            let first = self
-                .segments
-                .partition_point(|s| s.base_offset() <= offset)
-                .saturating_sub(1);
-            for segment in self.segments.get(first..).unwrap_or_default() {
+            for segment in self.segments_from(offset) {
                 if let Some(found) = segment.read(offset, max_bytes, upper_bound)? {
                     records = found;
                     break;
@@ -385,7 +392,7 @@ impl PartitionLog {
 
     /// The offset the next appended record gets.
     pub fn log_end_offset(&self) -> i64 {
-        self.active().next_offset()
+        self.active.next_offset()
     }
 
     /// The offset up to which records are committed (visible to consumers).
@@ -425,7 +432,7 @@ impl PartitionLog {
     /// timestamp is at least `timestamp`, as `(offset, timestamp)`; None when there is none.
     /// Only the one batch found is decoded (with `kafka-protocol`), never the others.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
-        for segment in &self.segments {
+        for segment in self.segments() {
             let mut from = self.log_start_offset;
             while let Some((position, header)) = segment.find_by_timestamp(timestamp, from)? {
                 if let Some(found) =
@@ -443,7 +450,7 @@ impl PartitionLog {
     /// ListOffsets MAX_TIMESTAMP: the record with the largest timestamp (the first one if
     /// several share it), as `(offset, timestamp)`; None for a log without timestamps.
     pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>, LogError> {
-        let max = self.segments.iter().map(Segment::max_timestamp).max();
+        let max = self.segments().map(Segment::max_timestamp).max();
         match max {
             Some(max) if max >= 0 => self.offset_for_timestamp(max),
             _ => Ok(None),
@@ -454,13 +461,10 @@ impl PartitionLog {
     /// reading only the 61 header bytes of each batch, never the records: cheap enough to
     /// rebuild per-producer state on start.
     pub fn batch_headers(&self, offset: i64) -> BatchHeaders<'_> {
-        let segment = self
-            .segments
-            .partition_point(|s| s.base_offset() <= offset)
-            .saturating_sub(1);
+        let mut segments = self.segments_from(offset);
         BatchHeaders {
-            log: self,
-            segment,
+            current: segments.next(),
+            segments,
             next: Next::Find(offset),
         }
     }
@@ -505,23 +509,28 @@ impl PartitionLog {
         if offset < self.log_start_offset {
             return self.truncate_fully_and_start_at(offset);
         }
-        while self.segments.len() > 1 && self.active().base_offset() >= offset {
-            if let Some(segment) = self.segments.pop() {
-                segment.delete()?;
-            }
+        while self.active.base_offset() >= offset {
+            let Some(previous) = self.sealed.pop() else {
+                break;
+            };
+            std::mem::replace(&mut self.active, previous).delete()?;
         }
         let interval = self.config.index_interval_bytes;
-        self.active_mut().truncate_to(offset, interval)?;
+        self.active.truncate_to(offset, interval)?;
         self.after_truncation()
     }
 
     /// Deletes every segment and starts an empty log at `offset`.
     pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
-        for segment in self.segments.drain(..) {
+        for segment in self.sealed.drain(..) {
             segment.delete()?;
         }
-        self.segments
-            .push(Segment::create(&self.dir, offset, now_ms())?);
+        if self.active.base_offset() == offset {
+            self.active.clear()?;
+        } else {
+            let fresh = Segment::create(&self.dir, offset, now_ms())?;
+            std::mem::replace(&mut self.active, fresh).delete()?;
+        }
         self.log_start_offset = offset;
         self.after_truncation()
     }
@@ -546,7 +555,7 @@ impl PartitionLog {
         }
         if offset > self.log_start_offset {
             self.log_start_offset = offset;
-            self.delete_segments_while(|_, _, next_base| next_base <= offset)?;
+            self.delete_segments_while(|_, next_base| next_base <= offset)?;
             if self.epochs.truncate_from_start(offset) {
                 self.epochs.save()?;
             }
@@ -563,11 +572,11 @@ impl PartitionLog {
         let mut removed = 0;
         if let Some(ms) = self.config.retention_ms {
             let limit = now_ms.saturating_sub(ms.min(i64::MAX as u64) as i64);
-            removed += self.delete_segments_while(|s, _, _| s.retention_timestamp() < limit)?;
+            removed += self.delete_segments_while(|s, _| s.retention_timestamp() < limit)?;
         }
         if let Some(bytes) = self.config.retention_bytes {
-            let mut total: u64 = self.segments.iter().map(Segment::size).sum();
-            removed += self.delete_segments_while(|s, _, _| {
+            let mut total = self.size_bytes();
+            removed += self.delete_segments_while(|s, _| {
                 let delete = total - s.size() >= bytes;
                 if delete {
                     total -= s.size();
@@ -581,22 +590,19 @@ impl PartitionLog {
         Ok(removed)
     }
 
-    /// Deletes the oldest segments while `doomed(segment, index, next segment's base)` holds,
+    /// Deletes the oldest sealed segments while `doomed(segment, next segment's base)` holds,
     /// never the active one nor one reaching the high watermark; advances the log start.
     fn delete_segments_while(
         &mut self,
-        mut doomed: impl FnMut(&Segment, usize, i64) -> bool,
+        mut doomed: impl FnMut(&Segment, i64) -> bool,
     ) -> Result<usize, LogError> {
         let mut removed = 0;
-        while self.segments.len() > 1 {
-            let next_base = self.segments.get(1).map_or(i64::MAX, Segment::base_offset);
-            let Some(oldest) = self.segments.first() else {
-                break;
-            };
-            if next_base > self.high_watermark || !doomed(oldest, removed, next_base) {
+        while let Some(oldest) = self.sealed.first() {
+            let next_base = self.sealed.get(1).unwrap_or(&self.active).base_offset();
+            if next_base > self.high_watermark || !doomed(oldest, next_base) {
                 break;
             }
-            let segment = self.segments.remove(0);
+            let segment = self.sealed.remove(0);
             tracing::info!(dir = %self.dir.display(), base = segment.base_offset(), "deleting segment");
             segment.delete()?;
             removed += 1;
@@ -610,19 +616,23 @@ impl PartitionLog {
 
     /// Total bytes of all segments.
     pub fn size_bytes(&self) -> u64 {
-        self.segments.iter().map(Segment::size).sum()
+        self.segments().map(Segment::size).sum()
     }
 
     /// Number of segments.
     pub fn segment_count(&self) -> usize {
-        self.segments.len()
+        self.sealed.len() + 1
     }
 
     /// Makes everything appended so far durable (fsync of log and index files), then writes
     /// the offsets checkpoint with the log end as the new recovery point. Never called by
     /// `append`: when to pay for it (acks=all, an interval, shutdown) is the caller's choice.
     pub fn flush(&mut self) -> Result<(), LogError> {
-        for segment in &mut self.segments {
+        for segment in self
+            .sealed
+            .iter_mut()
+            .chain(std::iter::once(&mut self.active))
+        {
             segment.flush(true)?;
         }
         self.recovery_point = self.log_end_offset();
@@ -641,7 +651,11 @@ impl PartitionLog {
             return Ok(());
         }
         // Buffered index entries go out first so a trusted segment's indexes match its log.
-        for segment in &mut self.segments {
+        for segment in self
+            .sealed
+            .iter_mut()
+            .chain(std::iter::once(&mut self.active))
+        {
             segment.flush(false)?;
         }
         checkpoint::write(
@@ -662,9 +676,6 @@ impl PartitionLog {
     /// Removes the whole partition directory (DeleteTopics).
     pub fn delete(mut self) -> Result<(), LogError> {
         self.deleted = true;
-        for segment in self.segments.drain(..) {
-            segment.delete()?;
-        }
         std::fs::remove_dir_all(&self.dir).io("remove directory", &self.dir)
     }
 }
@@ -684,10 +695,14 @@ impl Drop for PartitionLog {
 /// Iterator returned by [`PartitionLog::batch_headers`]; stops after the first error.
 #[derive(Debug)]
 pub struct BatchHeaders<'a> {
-    log: &'a PartitionLog,
-    segment: usize,
+    segments: SegmentIter<'a>,
+    current: Option<&'a Segment>,
     next: Next,
 }
+
+/// The segments of a log from some point on, oldest first.
+type SegmentIter<'a> =
+    std::iter::Skip<std::iter::Chain<std::slice::Iter<'a, Segment>, std::iter::Once<&'a Segment>>>;
 
 /// Where [`BatchHeaders`] continues in the current segment.
 #[derive(Debug, Clone, Copy)]
@@ -705,7 +720,7 @@ impl Iterator for BatchHeaders<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let segment = self.log.segments.get(self.segment)?;
+            let segment = self.current?;
             let found = match self.next {
                 Next::Done => return None,
                 Next::Find(offset) => segment.find_batch(offset),
@@ -718,8 +733,10 @@ impl Iterator for BatchHeaders<'_> {
                     return Some(Ok(header));
                 }
                 Ok(None) => {
-                    self.segment += 1;
-                    self.next = Next::At(0);
+                    self.current = self.segments.next();
+                    if let Next::At(_) = self.next {
+                        self.next = Next::At(0);
+                    }
                 }
                 Err(e) => {
                     self.next = Next::Done;

@@ -102,13 +102,13 @@ impl Segment {
     /// Creates an empty segment at `base_offset`, discarding any files already there.
     pub(crate) fn create(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Self, LogError> {
         let mut segment = Segment::open(dir, base_offset, now_ms)?;
-        segment.reset()?;
+        segment.clear()?;
         segment.last_modified_ms = now_ms;
         Ok(segment)
     }
 
-    /// Empties the segment (files and state).
-    fn reset(&mut self) -> Result<(), LogError> {
+    /// Empties the segment (files and state), keeping its base offset.
+    pub(crate) fn clear(&mut self) -> Result<(), LogError> {
         self.log.set_len(0).io("truncate", &self.log_path)?;
         self.reset_indexes_only()
     }
