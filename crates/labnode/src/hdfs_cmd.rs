@@ -20,6 +20,8 @@ pub(crate) enum Command {
     Namenode(ConfigDir),
     /// Runs a datanode (jps: DataNode): keeps blocks, heartbeats to the namenode.
     Datanode(ConfigDir),
+    /// Runs the Kafka to HDFS sink (jps: HdfsSink), configured in Kafka Connect's style.
+    Sink(SinkArgs),
     /// Hadoop's `hdfs` tool: `hdfs [--config DIR] dfs -ls|-mkdir|-put|-get|-cat|-rm|-du|-tail …`.
     Hdfs(HdfsArgs),
 }
@@ -28,6 +30,14 @@ pub(crate) enum Command {
 #[derive(Debug, Args)]
 pub(crate) struct ConfigDir {
     /// Directory holding core-site.xml and hdfs-site.xml.
+    #[arg(long)]
+    config: PathBuf,
+}
+
+/// `--config hdfs-sink.properties`.
+#[derive(Debug, Args)]
+pub(crate) struct SinkArgs {
+    /// The sink's properties file (topics, topics.dir, flush.size, hdfs.url, …).
     #[arg(long)]
     config: PathBuf,
 }
@@ -44,8 +54,19 @@ impl Command {
     /// Runs the command and returns the process exit code.
     pub(crate) fn run(self) -> anyhow::Result<ExitCode> {
         match self {
-            Command::Namenode(c) => serve(&c.config, "NameNode", hdfs::namenode::run),
-            Command::Datanode(c) => serve(&c.config, "DataNode", hdfs::datanode::run),
+            Command::Namenode(c) => {
+                let config = load(&c.config)?;
+                serve(|shutdown| hdfs::namenode::run(config, shutdown), "NameNode")
+            }
+            Command::Datanode(c) => {
+                let config = load(&c.config)?;
+                serve(|shutdown| hdfs::datanode::run(config, shutdown), "DataNode")
+            }
+            Command::Sink(a) => {
+                let config = sink::SinkConfig::load(&a.config)
+                    .with_context(|| format!("reading {}", a.config.display()))?;
+                serve(|shutdown| sink::run(config, shutdown), "HdfsSink")
+            }
             Command::Hdfs(a) => hdfs_tool(a.args),
         }
     }
@@ -68,13 +89,12 @@ fn load(dir: &Path) -> anyhow::Result<HadoopConfig> {
 }
 
 /// Runs a server until SIGTERM or Ctrl-C.
-fn serve<F, Fut>(dir: &Path, name: &str, server: F) -> anyhow::Result<ExitCode>
+fn serve<F, Fut>(server: F, name: &str) -> anyhow::Result<ExitCode>
 where
-    F: FnOnce(HadoopConfig, CancellationToken) -> Fut,
+    F: FnOnce(CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     init_logging();
-    let config = load(dir)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let shutdown = CancellationToken::new();
@@ -91,7 +111,7 @@ where
             }
         });
         tracing::info!("{name} starting");
-        server(config, shutdown)
+        server(shutdown)
             .await
             .with_context(|| format!("{name} failed"))
     })?;
