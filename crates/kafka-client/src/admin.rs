@@ -5,18 +5,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kafka_protocol::messages::{
-    BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeGroupsRequest, GroupId, ListGroupsRequest, TopicName,
-    create_partitions_request::CreatePartitionsTopic,
-    create_topics_request::{CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig},
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeGroupsRequest,
+    ListGroupsRequest,
 };
-use kafka_protocol::protocol::StrBytes;
 
 use crate::client::{Client, Metadata};
 use crate::consumer::list_offsets;
 use crate::error::{Error, Result, check, check_with_message};
 use crate::group::{decode_assignment, fetch_offsets};
 use crate::records::TopicPartition;
+use crate::requests;
 
 /// A topic to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +75,6 @@ pub struct Admin {
     timeout: Duration,
 }
 
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_owned()))
-}
-
 impl Admin {
     /// An admin client over `client`; `timeout` bounds how long the broker may take per change.
     pub fn new(client: Client, timeout: Duration) -> Admin {
@@ -105,46 +99,7 @@ impl Admin {
     pub async fn create_topics(&self, topics: &[NewTopic]) -> Result<Vec<(String, Result<()>)>> {
         let conn = self.client.controller_connection().await?;
         let version = conn.version::<CreateTopicsRequest>()?;
-        let request = CreateTopicsRequest::default()
-            .with_timeout_ms(self.timeout_ms())
-            .with_topics(
-                topics
-                    .iter()
-                    .map(|t| {
-                        let explicit = !t.assignment.is_empty();
-                        CreatableTopic::default()
-                            .with_name(name(&t.name))
-                            .with_num_partitions(if explicit { -1 } else { t.partitions })
-                            .with_replication_factor(if explicit {
-                                -1
-                            } else {
-                                t.replication_factor
-                            })
-                            .with_assignments(
-                                (0..)
-                                    .zip(&t.assignment)
-                                    .map(|(i, brokers)| {
-                                        CreatableReplicaAssignment::default()
-                                            .with_partition_index(i)
-                                            .with_broker_ids(
-                                                brokers.iter().map(|&b| BrokerId(b)).collect(),
-                                            )
-                                    })
-                                    .collect(),
-                            )
-                            .with_configs(
-                                t.configs
-                                    .iter()
-                                    .map(|(k, v)| {
-                                        CreatableTopicConfig::default()
-                                            .with_name(StrBytes::from_string(k.clone()))
-                                            .with_value(Some(StrBytes::from_string(v.clone())))
-                                    })
-                                    .collect(),
-                            )
-                    })
-                    .collect(),
-            );
+        let request = requests::create_topics(topics, self.timeout_ms());
         let response = conn.call_waiting(&request, version, self.timeout).await?;
         let mut answers: BTreeMap<String, (i16, Option<String>)> = response
             .topics
@@ -174,9 +129,7 @@ impl Admin {
     pub async fn delete_topics(&self, topics: &[String]) -> Result<Vec<(String, Result<()>)>> {
         let conn = self.client.controller_connection().await?;
         let version = conn.version::<DeleteTopicsRequest>()?;
-        let request = DeleteTopicsRequest::default()
-            .with_timeout_ms(self.timeout_ms())
-            .with_topic_names(topics.iter().map(|t| name(t)).collect());
+        let request = requests::delete_topics(topics, self.timeout_ms());
         let response = conn.call_waiting(&request, version, self.timeout).await?;
         let mut answers: BTreeMap<String, (i16, Option<String>)> = response
             .responses
@@ -209,13 +162,7 @@ impl Admin {
     pub async fn create_partitions(&self, topic: &str, total: i32) -> Result<()> {
         let conn = self.client.controller_connection().await?;
         let version = conn.version::<CreatePartitionsRequest>()?;
-        let request = CreatePartitionsRequest::default()
-            .with_timeout_ms(self.timeout_ms())
-            .with_topics(vec![
-                CreatePartitionsTopic::default()
-                    .with_name(name(topic))
-                    .with_count(total),
-            ]);
+        let request = requests::create_partitions(topic, total, self.timeout_ms());
         let response = conn.call_waiting(&request, version, self.timeout).await?;
         self.client.invalidate(topic);
         for r in response.results {
@@ -239,7 +186,7 @@ impl Admin {
         for id in brokers {
             let conn = self.client.broker_connection(id).await?;
             let version = conn.version::<ListGroupsRequest>()?;
-            let response = conn.call(&ListGroupsRequest::default(), version).await?;
+            let response = conn.call(&requests::list_groups(), version).await?;
             check(response.error_code, || {
                 format!("list groups of broker {id}")
             })?;
@@ -257,8 +204,7 @@ impl Admin {
     pub async fn describe_group(&self, group: &str) -> Result<GroupDescription> {
         let conn = self.client.coordinator_connection(group).await?;
         let version = conn.version::<DescribeGroupsRequest>()?;
-        let request = DescribeGroupsRequest::default()
-            .with_groups(vec![GroupId(StrBytes::from_string(group.to_owned()))]);
+        let request = requests::describe_groups(group);
         let response = conn.call(&request, version).await?;
         let g = response
             .groups

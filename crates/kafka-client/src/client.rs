@@ -4,15 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex as StdMutex};
 
-use kafka_protocol::messages::{
-    FindCoordinatorRequest, MetadataRequest, MetadataResponse, TopicName,
-    metadata_request::MetadataRequestTopic,
-};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{FindCoordinatorRequest, MetadataRequest, MetadataResponse};
 use tokio::sync::Mutex;
 
 use crate::connection::{Connection, ConnectionConfig};
 use crate::error::{Error, ResponseError, Result, check_with_message};
+use crate::requests;
 
 /// Settings of a [`Client`].
 #[derive(Debug, Clone, Default)]
@@ -141,26 +138,6 @@ impl Metadata {
     }
 }
 
-/// Builds a Metadata request for `topics` (`None`: every topic) valid at `version`.
-pub(crate) fn metadata_request(
-    topics: Option<&[String]>,
-    auto_create: bool,
-    version: i16,
-) -> MetadataRequest {
-    let topics = topics.map(|names| {
-        names
-            .iter()
-            .map(|n| {
-                MetadataRequestTopic::default()
-                    .with_name(Some(TopicName(StrBytes::from_string(n.clone()))))
-            })
-            .collect()
-    });
-    MetadataRequest::default()
-        .with_topics(topics)
-        .with_allow_auto_topic_creation(auto_create || version < 4)
-}
-
 #[derive(Debug)]
 struct Inner {
     config: ClientConfig,
@@ -285,7 +262,7 @@ impl Client {
     ) -> Result<Metadata> {
         let conn = self.any_connection().await?;
         let version = conn.version::<MetadataRequest>()?;
-        let request = metadata_request(topics, auto_create, version);
+        let request = requests::metadata(topics, auto_create, version);
         let response = conn.call(&request, version).await?;
         let fresh = Metadata::from_response(response);
         if let Ok(mut cache) = self.inner.metadata.lock() {
@@ -358,8 +335,7 @@ impl Client {
     pub async fn coordinator(&self, group: &str) -> Result<BrokerInfo> {
         let conn = self.any_connection().await?;
         let version = conn.version::<FindCoordinatorRequest>()?;
-        let request =
-            FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_owned()));
+        let request = requests::find_coordinator(group);
         let r = conn.call(&request, version).await?;
         check_with_message(r.error_code, r.error_message.as_deref(), || {
             format!("find the coordinator of group {group}")

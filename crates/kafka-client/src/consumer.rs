@@ -5,17 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_protocol::messages::{
-    BrokerId, FetchRequest, ListOffsetsRequest, TopicName,
-    fetch_request::{FetchPartition, FetchTopic},
-    list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic},
-};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{FetchRequest, ListOffsetsRequest};
 use tokio::task::JoinSet;
 
 use crate::client::Client;
 use crate::error::{Error, ResponseError, Result, check};
 use crate::records::{ConsumerRecord, TopicPartition, decode_batches};
+use crate::requests;
 
 /// Where to start when a partition has no position (or its position is out of range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,31 +235,13 @@ async fn fetch_from(
 ) -> Result<Vec<PartitionFetch>> {
     let conn = client.broker_connection(leader).await?;
     let version = conn.version::<FetchRequest>()?;
-    let mut topics: BTreeMap<String, Vec<FetchPartition>> = BTreeMap::new();
-    for (tp, pos) in &parts {
-        topics.entry(tp.topic.clone()).or_default().push(
-            FetchPartition::default()
-                .with_partition(tp.partition)
-                .with_fetch_offset(*pos)
-                .with_partition_max_bytes(config.partition_max_bytes),
-        );
-    }
-    let request = FetchRequest::default()
-        .with_replica_id(BrokerId(-1))
-        .with_max_wait_ms(i32::try_from(config.max_wait.as_millis()).unwrap_or(i32::MAX))
-        .with_min_bytes(config.min_bytes)
-        .with_max_bytes(config.max_bytes)
-        .with_session_epoch(-1)
-        .with_topics(
-            topics
-                .into_iter()
-                .map(|(name, partitions)| {
-                    FetchTopic::default()
-                        .with_topic(TopicName(StrBytes::from_string(name)))
-                        .with_partitions(partitions)
-                })
-                .collect(),
-        );
+    let request = requests::fetch(
+        i32::try_from(config.max_wait.as_millis()).unwrap_or(i32::MAX),
+        config.min_bytes,
+        config.max_bytes,
+        config.partition_max_bytes,
+        &parts,
+    );
     let response = conn
         .call_waiting(&request, version, config.max_wait)
         .await?;
@@ -312,26 +290,7 @@ pub(crate) async fn list_offsets(
     for (leader, tps) in by_leader {
         let conn = client.broker_connection(leader).await?;
         let version = conn.version::<ListOffsetsRequest>()?;
-        let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
-        for tp in tps {
-            topics.entry(&tp.topic).or_default().push(
-                ListOffsetsPartition::default()
-                    .with_partition_index(tp.partition)
-                    .with_timestamp(timestamp),
-            );
-        }
-        let request = ListOffsetsRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_topics(
-                topics
-                    .into_iter()
-                    .map(|(name, partitions)| {
-                        ListOffsetsTopic::default()
-                            .with_name(TopicName(StrBytes::from_string(name.to_owned())))
-                            .with_partitions(partitions)
-                    })
-                    .collect(),
-            );
+        let request = requests::list_offsets(&tps, timestamp);
         let response = conn.call(&request, version).await?;
         for t in response.topics {
             for p in t.partitions {

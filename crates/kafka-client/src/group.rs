@@ -9,15 +9,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{
-    ConsumerProtocolAssignment, ConsumerProtocolSubscription, GroupId, HeartbeatRequest,
-    JoinGroupRequest, LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest,
-    TopicName,
+    ConsumerProtocolAssignment, ConsumerProtocolSubscription, HeartbeatRequest, JoinGroupRequest,
+    LeaveGroupRequest, OffsetCommitRequest, OffsetFetchRequest, SyncGroupRequest, TopicName,
     consumer_protocol_assignment::TopicPartition as AssignedTopic,
-    join_group_request::JoinGroupRequestProtocol,
-    leave_group_request::MemberIdentity,
-    offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic},
-    offset_fetch_request::OffsetFetchRequestTopic,
-    sync_group_request::SyncGroupRequestAssignment,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
@@ -26,6 +20,7 @@ use crate::connection::Connection;
 use crate::consumer::{Consumer, ConsumerConfig};
 use crate::error::{Error, ResponseError, Result, check};
 use crate::records::{ConsumerRecord, TopicPartition};
+use crate::requests;
 
 /// The only assignor this client offers, under the name every Kafka client knows.
 const RANGE: &str = "range";
@@ -171,12 +166,25 @@ fn codec(api: &'static str, e: anyhow::Error) -> Error {
     }
 }
 
-fn group_id(g: &str) -> GroupId {
-    GroupId(StrBytes::from_string(g.to_owned()))
-}
-
 fn millis(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+/// How a consumer with `config` presents itself in JoinGroup and SyncGroup.
+fn joining<'a>(
+    config: &'a GroupConfig,
+    member_id: &'a str,
+    metadata: &Bytes,
+) -> requests::Joining<'a> {
+    requests::Joining {
+        group: &config.group_id,
+        member_id,
+        session_timeout_ms: millis(config.session_timeout),
+        rebalance_timeout_ms: millis(config.rebalance_timeout),
+        protocol_type: CONSUMER,
+        protocol: RANGE,
+        metadata: metadata.clone(),
+    }
 }
 
 /// The group errors after which a member must join again.
@@ -203,28 +211,7 @@ pub(crate) async fn commit_offsets(
     offsets: &BTreeMap<TopicPartition, i64>,
 ) -> Result<()> {
     let version = conn.version::<OffsetCommitRequest>()?;
-    let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
-    for (tp, offset) in offsets {
-        topics.entry(&tp.topic).or_default().push(
-            OffsetCommitRequestPartition::default()
-                .with_partition_index(tp.partition)
-                .with_committed_offset(*offset),
-        );
-    }
-    let request = OffsetCommitRequest::default()
-        .with_group_id(group_id(group))
-        .with_generation_id_or_member_epoch(generation)
-        .with_member_id(StrBytes::from_string(member_id.to_owned()))
-        .with_topics(
-            topics
-                .into_iter()
-                .map(|(t, ps)| {
-                    OffsetCommitRequestTopic::default()
-                        .with_name(TopicName(StrBytes::from_string(t.to_owned())))
-                        .with_partitions(ps)
-                })
-                .collect(),
-        );
+    let request = requests::offset_commit(group, generation, member_id, offsets);
     let response = conn.call(&request, version).await?;
     for t in response.topics {
         for p in t.partitions {
@@ -247,35 +234,14 @@ pub(crate) async fn fetch_offsets(
     partitions: Option<&[TopicPartition]>,
 ) -> Result<BTreeMap<TopicPartition, i64>> {
     let version = conn.version::<OffsetFetchRequest>()?;
-    let topics = match partitions {
-        Some(tps) => {
-            let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-            for tp in tps {
-                by_topic.entry(&tp.topic).or_default().push(tp.partition);
-            }
-            Some(
-                by_topic
-                    .into_iter()
-                    .map(|(t, ps)| {
-                        OffsetFetchRequestTopic::default()
-                            .with_name(TopicName(StrBytes::from_string(t.to_owned())))
-                            .with_partition_indexes(ps)
-                    })
-                    .collect(),
-            )
-        }
-        None if version >= 2 => None,
-        None => {
-            return Err(Error::UnsupportedVersion {
-                addr: conn.addr().to_owned(),
-                api: "OffsetFetch (all topics)",
-                ours: "2..7".into(),
-            });
-        }
-    };
-    let request = OffsetFetchRequest::default()
-        .with_group_id(group_id(group))
-        .with_topics(topics);
+    if partitions.is_none() && version < 2 {
+        return Err(Error::UnsupportedVersion {
+            addr: conn.addr().to_owned(),
+            api: "OffsetFetch (all topics)",
+            ours: "2..7".into(),
+        });
+    }
+    let request = requests::offset_fetch(group, partitions);
     let response = conn.call(&request, version).await?;
     check(response.error_code, || {
         format!("fetch offsets of group {group}")
@@ -441,16 +407,8 @@ impl GroupConsumer {
         self.heartbeats = None;
         let conn = self.client.connection(&self.membership.coordinator).await?;
         let version = conn.version::<LeaveGroupRequest>()?;
-        let member = StrBytes::from_string(self.membership.member_id.clone());
-        let request = if version >= 3 {
-            LeaveGroupRequest::default()
-                .with_group_id(group_id(&self.config.group_id))
-                .with_members(vec![MemberIdentity::default().with_member_id(member)])
-        } else {
-            LeaveGroupRequest::default()
-                .with_group_id(group_id(&self.config.group_id))
-                .with_member_id(member)
-        };
+        let request =
+            requests::leave_group(&self.config.group_id, &self.membership.member_id, version);
         let response = conn.call(&request, version).await?;
         check(response.error_code, || {
             format!("leave group {}", self.config.group_id)
@@ -487,32 +445,21 @@ impl GroupConsumer {
         let conn = self.client.connection(&self.membership.coordinator).await?;
         let version = conn.version::<JoinGroupRequest>()?;
         let metadata = encode_subscription(&self.topics)?;
+        let mut member_id = self.membership.member_id.clone();
         let join = loop {
-            let mut request = JoinGroupRequest::default()
-                .with_group_id(group_id(&group))
-                .with_session_timeout_ms(millis(self.config.session_timeout))
-                .with_member_id(StrBytes::from_string(self.membership.member_id.clone()))
-                .with_protocol_type(StrBytes::from_static_str(CONSUMER))
-                .with_protocols(vec![
-                    JoinGroupRequestProtocol::default()
-                        .with_name(StrBytes::from_static_str(RANGE))
-                        .with_metadata(metadata.clone()),
-                ]);
-            if version >= 1 {
-                request.rebalance_timeout_ms = millis(self.config.rebalance_timeout);
-            }
+            let request =
+                requests::join_group(&joining(&self.config, &member_id, &metadata), version);
             let response = conn
                 .call_waiting(&request, version, self.config.rebalance_timeout)
                 .await?;
             if response.error_code == ResponseError::MemberIdRequired.code() {
-                self.membership.member_id = response.member_id.to_string();
+                member_id = response.member_id.to_string();
                 continue;
             }
             check(response.error_code, || format!("join group {group}"))?;
             break response;
         };
-        self.membership.member_id = join.member_id.to_string();
-        self.membership.generation = join.generation_id;
+        member_id = join.member_id.to_string();
         let assignments = if join.leader == join.member_id {
             let mut subscriptions = BTreeMap::new();
             for m in join.members {
@@ -522,24 +469,21 @@ impl GroupConsumer {
         } else {
             BTreeMap::new()
         };
-        let version = conn.version::<SyncGroupRequest>()?;
-        let mut request = SyncGroupRequest::default()
-            .with_group_id(group_id(&group))
-            .with_generation_id(join.generation_id)
-            .with_member_id(join.member_id.clone());
-        if version >= 5 {
-            request.protocol_type = Some(StrBytes::from_static_str(CONSUMER));
-            request.protocol_name = Some(StrBytes::from_static_str(RANGE));
-        }
+        let mut encoded = Vec::with_capacity(assignments.len());
         for (member, partitions) in assignments {
-            request.assignments.push(
-                SyncGroupRequestAssignment::default()
-                    .with_member_id(StrBytes::from_string(member))
-                    .with_assignment(encode_assignment(&partitions)?),
-            );
+            encoded.push((member, encode_assignment(&partitions)?));
         }
+        let version = conn.version::<SyncGroupRequest>()?;
+        let request = requests::sync_group(
+            &joining(&self.config, &member_id, &metadata),
+            join.generation_id,
+            encoded,
+            version,
+        );
         let response = conn.call(&request, version).await?;
         check(response.error_code, || format!("sync group {group}"))?;
+        self.membership.member_id = member_id;
+        self.membership.generation = join.generation_id;
         decode_assignment(response.assignment)
     }
 
@@ -610,10 +554,11 @@ async fn heartbeat_loop(
         tokio::time::sleep(config.heartbeat_interval).await;
         let outcome = async {
             let version = conn.version::<HeartbeatRequest>()?;
-            let request = HeartbeatRequest::default()
-                .with_group_id(group_id(&config.group_id))
-                .with_generation_id(membership.generation)
-                .with_member_id(StrBytes::from_string(membership.member_id.clone()));
+            let request = requests::heartbeat(
+                &config.group_id,
+                membership.generation,
+                &membership.member_id,
+            );
             let r = conn.call(&request, version).await?;
             check(r.error_code, || {
                 format!("heartbeat to group {}", config.group_id)

@@ -17,6 +17,7 @@ mod group;
 mod partitioner;
 mod producer;
 mod records;
+mod requests;
 mod versions;
 mod wire;
 

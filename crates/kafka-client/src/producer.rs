@@ -6,17 +6,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use kafka_protocol::messages::{
-    InitProducerIdRequest, ProduceRequest, TopicName,
-    produce_request::{PartitionProduceData, TopicProduceData},
-};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest};
 use kafka_protocol::records::Compression;
 
 use crate::client::Client;
 use crate::error::{Error, ResponseError, Result, check, check_with_message};
 use crate::partitioner::murmur2_partition;
 use crate::records::{BatchProducer, ProducerRecord, TopicPartition, encode_batch};
+use crate::requests;
 
 /// How many replicas must have a batch before the broker answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,13 +109,7 @@ impl Producer {
         let producer_id = if config.idempotent {
             let conn = client.any_connection().await?;
             let version = conn.version::<InitProducerIdRequest>()?;
-            let mut request = InitProducerIdRequest::default()
-                .with_transactional_id(None)
-                .with_transaction_timeout_ms(-1);
-            if version >= 3 {
-                request.producer_id = kafka_protocol::messages::ProducerId(-1);
-                request.producer_epoch = -1;
-            }
+            let request = requests::init_producer_id(version);
             let r = conn.call(&request, version).await?;
             check(r.error_code, || "get a producer id".into())?;
             Some((r.producer_id.0, r.producer_epoch))
@@ -243,29 +234,10 @@ impl Producer {
     async fn produce_to(&self, leader: i32, batches: &[Batch]) -> Result<Vec<Result<i64>>> {
         let conn = self.client.broker_connection(leader).await?;
         let version = conn.version::<ProduceRequest>()?;
-        let mut topics: BTreeMap<&str, Vec<PartitionProduceData>> = BTreeMap::new();
-        for b in batches {
-            topics.entry(&b.tp.topic).or_default().push(
-                PartitionProduceData::default()
-                    .with_index(b.tp.partition)
-                    .with_records(Some(b.data.clone())),
-            );
-        }
-        let request = ProduceRequest::default()
-            .with_acks(self.config.acks.code())
-            .with_timeout_ms(
-                i32::try_from(self.config.request_timeout.as_millis()).unwrap_or(i32::MAX),
-            )
-            .with_topic_data(
-                topics
-                    .into_iter()
-                    .map(|(t, parts)| {
-                        TopicProduceData::default()
-                            .with_name(TopicName(StrBytes::from_string(t.to_owned())))
-                            .with_partition_data(parts)
-                    })
-                    .collect(),
-            );
+        let data: Vec<(&TopicPartition, Bytes)> =
+            batches.iter().map(|b| (&b.tp, b.data.clone())).collect();
+        let timeout_ms = i32::try_from(self.config.request_timeout.as_millis()).unwrap_or(i32::MAX);
+        let request = requests::produce(self.config.acks.code(), timeout_ms, &data);
         if self.config.acks == Acks::None {
             conn.send_without_response(&request, version).await?;
             return Ok(batches.iter().map(|_| Ok(-1)).collect());
