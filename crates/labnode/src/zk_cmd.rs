@@ -100,7 +100,10 @@ fn run_coordinator(config_path: &Path) -> anyhow::Result<ExitCode> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}
@@ -132,25 +135,42 @@ fn daemonize(config: &Path) -> anyhow::Result<ExitCode> {
 
 /// True when a command line (argv) is a running coordinator.
 fn is_coordinator(argv: &[&str]) -> bool {
-    let base = |s: &str| Path::new(s).file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
+    let base = |s: &str| {
+        Path::new(s)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_owned()
+    };
     match argv {
         [first, rest @ ..] => {
             let first = base(first);
             first == "zookeeper-server-start.sh"
                 || (first == "labnode"
-                    && matches!(rest.first(), Some(&"coordinator") | Some(&"zookeeper-server-start.sh")))
+                    && matches!(
+                        rest.first(),
+                        Some(&"coordinator") | Some(&"zookeeper-server-start.sh")
+                    ))
         }
         [] => false,
     }
 }
 
-/// Sends SIGTERM to every coordinator process found in /proc.
+/// Sends SIGTERM to every coordinator process found in /proc. When `LAB_NODE` is set (the
+/// process runtime runs several nodes on one host), only that node's coordinators are stopped.
 fn stop_all() -> anyhow::Result<ExitCode> {
     let me = std::process::id();
+    let node = std::env::var("LAB_NODE")
+        .ok()
+        .map(|n| format!("LAB_NODE={n}"));
     let mut stopped = 0;
     for entry in std::fs::read_dir("/proc").context("cannot list /proc")? {
         let Ok(entry) = entry else { continue };
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if u32::try_from(pid).is_ok_and(|p| p == me) {
@@ -161,7 +181,12 @@ fn stop_all() -> anyhow::Result<ExitCode> {
         };
         let text = String::from_utf8_lossy(&raw);
         let argv: Vec<&str> = text.split('\0').filter(|s| !s.is_empty()).collect();
+        let in_node = node.as_ref().is_none_or(|want| {
+            std::fs::read(entry.path().join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
+        });
         if is_coordinator(&argv)
+            && in_node
             && let Some(pid) = rustix::process::Pid::from_raw(pid)
             && rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok()
         {
@@ -181,10 +206,22 @@ mod tests {
 
     #[test]
     fn coordinator_command_lines_are_recognised() {
-        assert!(is_coordinator(&["/usr/bin/labnode", "coordinator", "--config", "x"]));
+        assert!(is_coordinator(&[
+            "/usr/bin/labnode",
+            "coordinator",
+            "--config",
+            "x"
+        ]));
         assert!(is_coordinator(&["zookeeper-server-start.sh", "x"]));
-        assert!(is_coordinator(&["/opt/kafka/bin/zookeeper-server-start.sh", "x"]));
-        assert!(is_coordinator(&["labnode", "zookeeper-server-start.sh", "x"]));
+        assert!(is_coordinator(&[
+            "/opt/kafka/bin/zookeeper-server-start.sh",
+            "x"
+        ]));
+        assert!(is_coordinator(&[
+            "labnode",
+            "zookeeper-server-start.sh",
+            "x"
+        ]));
         assert!(!is_coordinator(&["labnode", "broker", "--config", "x"]));
         assert!(!is_coordinator(&["zookeeper-server-stop.sh"]));
     }
