@@ -758,3 +758,36 @@ fn each_batch_becomes_a_file_in_hdfs() {
         "(hello,2)\n(kafka,1)\n(zookeeper!,1)\n(and,1)\n"
     );
 }
+
+#[test]
+fn a_topic_missing_at_start_is_created_and_read() {
+    let Some(kcat) = support::kcat() else { return };
+    let broker = start_broker();
+    // No --from-beginning: like the TP's job, it reads what is produced after it started.
+    let job = wordcount(
+        &broker.bootstrap,
+        "test",
+        "not-yet",
+        &["--interval-ms", "500"],
+    );
+    wait_consuming(&job, 1);
+    assert!(
+        job.stderr().contains("reads not-yet-0, not-yet-1"),
+        "{}",
+        job.stderr()
+    );
+    kcat_produce(
+        &kcat,
+        &broker.bootstrap,
+        "not-yet",
+        &["hello hello kafka and zookeeper!"],
+    );
+    let batches = wait_batches(&job, |b| b.iter().any(|x| !x.pairs.is_empty()));
+    let batch = batches.iter().find(|x| !x.pairs.is_empty()).unwrap();
+    assert_eq!(
+        batch.pairs.iter().map(|(_, n)| n).sum::<u64>(),
+        5,
+        "{}",
+        batch.text
+    );
+}

@@ -91,7 +91,7 @@ pub async fn bootstrap_servers(brokers: &Brokers) -> Result<String, Error> {
 /// only after it is written to every output.
 pub async fn run(
     config: JobConfig,
-    printed: Box<dyn std::io::Write + Send>,
+    printed: Box<dyn std::io::Write + Send + Sync>,
     stats: Arc<JobStats>,
     cancel: CancellationToken,
 ) -> Result<(), Error> {
@@ -124,6 +124,9 @@ pub async fn run(
         hdfs,
     };
 
+    if !wait_for_topics(&client, &config.topics, &cancel).await? {
+        return Ok(());
+    }
     let (to_job, mut arrivals) = mpsc::channel::<Arrival>(64);
     let member = SharedMember::default();
     let stop_consumers = cancel.child_token();
@@ -185,6 +188,42 @@ pub async fn run(
     stop_consumers.cancel();
     while consumers.join_next().await.is_some() {}
     result
+}
+
+/// Waits until every topic exists (asking the broker to create it, as Kafka's consumers do when
+/// `auto.create.topics.enable` allows), so the group assigns its partitions. Returns false when
+/// cancelled first.
+async fn wait_for_topics(
+    client: &Client,
+    topics: &[String],
+    cancel: &CancellationToken,
+) -> Result<bool, Error> {
+    for topic in topics {
+        let mut said = false;
+        loop {
+            match client.topic(topic, true).await {
+                Ok(t) if !t.partitions.is_empty() => break,
+                Ok(_) | Err(kafka_client::Error::UnknownTopic(_)) => {}
+                Err(e) if e.is_retriable() => {}
+                Err(source) => {
+                    return Err(Error::Kafka {
+                        what: format!("look up topic {topic}"),
+                        source,
+                    });
+                }
+            }
+            if !said {
+                tracing::info!("waiting for topic {topic} to be created");
+                said = true;
+            }
+            client.invalidate(topic);
+            tokio::select! {
+                () = cancel.cancelled() => return Ok(false),
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// Writes every batch that has ended, committing after each one.

@@ -8,6 +8,7 @@
 //!
 //! The core is I/O-free and tested on its own: [`split`], [`spark_order`], [`counts`],
 //! [`clock`], [`window`], [`print`] and the commit-after-output state machine [`pipeline`].
+//! The commands, the output order and what a restart guarantees are in the crate's README.md.
 
 pub mod clock;
 pub mod commit;

@@ -13,7 +13,7 @@ use crate::print::render_batch;
 /// Every destination of the job's batches.
 pub struct Outputs {
     /// The `DStream.print()` text goes here (stdout in the job).
-    pub printed: Box<dyn Write + Send>,
+    pub printed: Box<dyn Write + Send + Sync>,
     /// The counts as records (key word, value count), when `--output-topic` is set.
     pub topic: Option<topic::TopicOutput>,
     /// One file per batch, when `--hdfs-dir` is set.

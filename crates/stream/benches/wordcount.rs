@@ -1,0 +1,307 @@
+//! The streaming wordcount's figures: words per second end to end (a real `labnode broker`, the
+//! job's consumers, counting, printing, committing) and the delay from a batch's end to its
+//! printed output, with the I/O-free counting core alone as the anchor of the same run.
+//!
+//! `cargo bench -p stream --bench wordcount` (after `cargo build --release -p labnode`; `LABNODE`
+//! names another binary, `LAB_BENCH_BOOTSTRAP` another cluster, `LAB_BENCH_WORDS` the size).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kafka_client::{
+    Acks, Client, ClientConfig, OffsetReset, Producer, ProducerConfig, ProducerRecord,
+};
+use stream::clock::{BatchClock, now_millis};
+use stream::job::{Brokers, JobConfig, JobStats};
+use stream::pipeline::{Pipeline, TopicPartition};
+use stream::print::render_batch;
+use stream::window::Window;
+use tokio_util::sync::CancellationToken;
+
+const WORDS_PER_MESSAGE: usize = 10;
+const VOCABULARY: usize = 1000;
+
+/// The input: messages of ten words drawn from a fixed vocabulary (deterministic).
+fn messages(words: usize) -> Vec<String> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..words / WORDS_PER_MESSAGE)
+        .map(|_| {
+            (0..WORDS_PER_MESSAGE)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    format!("word{}", state % VOCABULARY as u64)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// The anchor: the counting core alone (record every message, close the batch, render it).
+fn core_words_per_second(messages: &[String]) -> f64 {
+    let tp = TopicPartition::new("bench", 0);
+    let mut best = f64::MAX;
+    for _ in 0..3 {
+        let start = Instant::now();
+        let clock = BatchClock::new(1000).unwrap_or_else(|e| panic!("{e}"));
+        let mut p = Pipeline::new(clock, Window::per_batch(1000), 2, 0);
+        for (offset, m) in (0..).zip(messages) {
+            p.record(&tp, offset, Some(m.as_bytes()), 1);
+        }
+        let out = p.poll_output(1000).unwrap_or_else(|| panic!("no batch"));
+        std::hint::black_box(render_batch(out.time, &out.counts));
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    (messages.len() * WORDS_PER_MESSAGE) as f64 / best
+}
+
+/// A broker process killed on drop.
+struct Broker {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn labnode_binary() -> Option<PathBuf> {
+    if let Ok(p) = std::env::var("LABNODE") {
+        return Some(PathBuf::from(p));
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    [
+        "x86_64-unknown-linux-gnu/release",
+        "release",
+        "x86_64-unknown-linux-gnu/debug",
+        "debug",
+    ]
+    .iter()
+    .map(|d| root.join(d).join("labnode"))
+    .find(|p| p.is_file())
+}
+
+fn start_broker(labnode: &PathBuf) -> (Broker, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port: {e}"));
+    let dir = std::env::temp_dir().join(format!("stream-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.join("server.properties");
+    std::fs::write(
+        &config,
+        format!(
+            "broker.id=0\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\n\
+             num.partitions=2\ngroup.initial.rebalance.delay.ms=0\n",
+            dir.join("kafka-logs").display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let child = Command::new(labnode)
+        .args(["broker", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", labnode.display()));
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the broker did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (Broker { child, dir }, format!("127.0.0.1:{port}"))
+}
+
+/// Records, for each printed batch, how long after its end (`Time: … ms`) it was written.
+#[derive(Clone, Default)]
+struct DelayRecorder(Arc<Mutex<Vec<(u64, u64, bool)>>>);
+
+impl Write for DelayRecorder {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let now = now_millis();
+        let text = String::from_utf8_lossy(buf);
+        if let Some(time) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Time: ").and_then(|t| t.strip_suffix(" ms")))
+            .and_then(|t| t.parse::<u64>().ok())
+            && let Ok(mut v) = self.0.lock()
+        {
+            let empty = text.lines().count() <= 4;
+            v.push((time, now.saturating_sub(time), empty));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn median_max(mut v: Vec<u64>) -> (u64, u64) {
+    v.sort_unstable();
+    (
+        v.get(v.len() / 2).copied().unwrap_or(0),
+        v.last().copied().unwrap_or(0),
+    )
+}
+
+struct EndToEnd {
+    words_per_second: f64,
+    loaded: (u64, u64, usize),
+    idle: (u64, u64, usize),
+}
+
+async fn end_to_end(bootstrap: &str, messages: &[String]) -> EndToEnd {
+    let topic = format!("bench-{}", now_millis());
+    let client = Client::connect(bootstrap, ClientConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("connect {bootstrap}: {e}"));
+    let config = ProducerConfig {
+        acks: Acks::Leader,
+        batch_size: 1 << 20,
+        ..Default::default()
+    };
+    let mut producer = Producer::new(client, config)
+        .await
+        .unwrap_or_else(|e| panic!("producer: {e}"));
+    for m in messages {
+        producer
+            .send(ProducerRecord::new(topic.clone(), m.clone()))
+            .await
+            .unwrap_or_else(|e| panic!("produce: {e}"));
+    }
+    producer
+        .flush()
+        .await
+        .unwrap_or_else(|e| panic!("produce: {e}"));
+
+    let words = (messages.len() * WORDS_PER_MESSAGE) as u64;
+    let stats = Arc::new(JobStats::default());
+    let delays = DelayRecorder::default();
+    let cancel = CancellationToken::new();
+    let job = JobConfig {
+        brokers: Brokers::Bootstrap(bootstrap.to_owned()),
+        group: topic.clone(),
+        topics: vec![topic],
+        consumers: 2,
+        interval_ms: 100,
+        window: None,
+        partitions: 2,
+        reset: OffsetReset::Earliest,
+        output_topic: None,
+        hdfs: None,
+    };
+    let running = tokio::spawn(stream::job::run(
+        job,
+        Box::new(delays.clone()),
+        stats.clone(),
+        cancel.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while stats.records.load(Ordering::Relaxed) == 0 {
+        assert!(Instant::now() < deadline, "the job read nothing");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let first = Instant::now();
+    while stats.words.load(Ordering::Relaxed) < words {
+        assert!(
+            Instant::now() < deadline,
+            "the job did not count every word"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let elapsed = first.elapsed().as_secs_f64();
+    // Idle batches after the backlog: the delay with nothing to count.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    cancel.cancel();
+    let _ = running.await;
+    let recorded = delays.0.lock().map(|v| v.clone()).unwrap_or_default();
+    let pick = |empty: bool| {
+        let v: Vec<u64> = recorded
+            .iter()
+            .filter(|r| r.2 == empty)
+            .map(|r| r.1)
+            .collect();
+        let n = v.len();
+        let (median, max) = median_max(v);
+        (median, max, n)
+    };
+    EndToEnd {
+        words_per_second: words as f64 / elapsed,
+        loaded: pick(false),
+        idle: pick(true),
+    }
+}
+
+fn main() {
+    let words: usize = std::env::var("LAB_BENCH_WORDS")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(2_000_000);
+    let messages = messages(words);
+    let core = core_words_per_second(&messages);
+
+    let bootstrap = std::env::var("LAB_BENCH_BOOTSTRAP").ok();
+    let broker = match (&bootstrap, labnode_binary()) {
+        (Some(_), _) => None,
+        (None, Some(bin)) => Some(start_broker(&bin)),
+        (None, None) => {
+            println!("counting core: {core:.0} words/s; no labnode binary to run a broker");
+            println!("(build it first: cargo build --release -p labnode)");
+            return;
+        }
+    };
+    let bootstrap = bootstrap
+        .or_else(|| broker.as_ref().map(|b| b.1.clone()))
+        .unwrap_or_default();
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let e2e = runtime.block_on(end_to_end(&bootstrap, &messages));
+    drop(broker);
+
+    println!(
+        "stream wordcount: {} words in {} messages of {WORDS_PER_MESSAGE}, {VOCABULARY} distinct",
+        messages.len() * WORDS_PER_MESSAGE,
+        messages.len()
+    );
+    println!(
+        "| measure                                   | value              | vs anchor | target       |"
+    );
+    println!(
+        "|-------------------------------------------|--------------------|-----------|--------------|"
+    );
+    println!(
+        "| counting core alone (anchor)              | {:>12.0} words/s | {:>9.2} |              |",
+        core, 1.0
+    );
+    println!(
+        "| end to end: broker → 2 consumers → stdout | {:>12.0} words/s | {:>9.3} | ≥ 1000000    |",
+        e2e.words_per_second,
+        e2e.words_per_second / core
+    );
+    println!(
+        "| batch end → printed, loaded (median/max)  | {:>6} / {:>4} ms  | {:>9} | ≤ 100 ms     |",
+        e2e.loaded.0,
+        e2e.loaded.1,
+        format!("{} b", e2e.loaded.2)
+    );
+    println!(
+        "| batch end → printed, idle (median/max)    | {:>6} / {:>4} ms  | {:>9} | ≤ 100 ms     |",
+        e2e.idle.0,
+        e2e.idle.1,
+        format!("{} b", e2e.idle.2)
+    );
+}
