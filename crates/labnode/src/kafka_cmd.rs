@@ -173,9 +173,20 @@ mod tests {
 
     #[test]
     fn broker_command_lines_are_recognised() {
-        assert!(is_broker_command(&[b"/usr/local/bin/labnode", b"broker", b"--config"]));
-        assert!(is_broker_command(&[b"/opt/kafka/bin/kafka-server-start.sh", b"x"]));
-        assert!(is_broker_command(&[b"labnode", b"kafka-server-start.sh", b"x"]));
+        assert!(is_broker_command(&[
+            b"/usr/local/bin/labnode",
+            b"broker",
+            b"--config"
+        ]));
+        assert!(is_broker_command(&[
+            b"/opt/kafka/bin/kafka-server-start.sh",
+            b"x"
+        ]));
+        assert!(is_broker_command(&[
+            b"labnode",
+            b"kafka-server-start.sh",
+            b"x"
+        ]));
         assert!(!is_broker_command(&[b"labnode", b"kafka-server-stop.sh"]));
         assert!(!is_broker_command(&[b"/bin/bash", b"broker"]));
     }

@@ -72,7 +72,13 @@ async fn rdkafka_producer_and_group_consumer_get_every_message_once_in_order() {
     while seen.len() < N {
         let m = tokio::time::timeout(Duration::from_secs(60), consumer.recv())
             .await
-            .unwrap_or_else(|_| panic!("only {} of {N} messages arrived: {}", seen.len(), broker.stderr()))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "only {} of {N} messages arrived: {}",
+                    seen.len(),
+                    broker.stderr()
+                )
+            })
             .unwrap();
         let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
         let value = String::from_utf8(m.payload().unwrap().to_vec()).unwrap();
@@ -89,7 +95,10 @@ async fn rdkafka_producer_and_group_consumer_get_every_message_once_in_order() {
     assert!(seen.values().all(|n| *n == 1), "a message came twice");
     assert_eq!(per_partition_seq.len(), 3, "all partitions used");
     for seqs in per_partition_seq.values() {
-        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "order kept within a partition");
+        assert!(
+            seqs.windows(2).all(|w| w[0] < w[1]),
+            "order kept within a partition"
+        );
     }
 }
 
@@ -105,16 +114,42 @@ fn kcat_lists_produces_and_consumes_with_every_codec() {
             .stdin(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let lines: String = (0..200).map(|i| format!("{codec}-{i}:v-{codec}-{i}\n")).collect();
+        let lines: String = (0..200)
+            .map(|i| format!("{codec}-{i}:v-{codec}-{i}\n"))
+            .collect();
         use std::io::Write;
-        child.stdin.take().unwrap().write_all(lines.as_bytes()).unwrap();
-        assert!(child.wait().unwrap().success(), "kcat -P -z {codec}: {}", broker.stderr());
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(lines.as_bytes())
+            .unwrap();
+        assert!(
+            child.wait().unwrap().success(),
+            "kcat -P -z {codec}: {}",
+            broker.stderr()
+        );
     }
     let out = support::system_command(&kcat)
-        .args(["-b", &bootstrap, "-C", "-t", "kc", "-o", "beginning", "-e", "-f", "%k=%s\n"])
+        .args([
+            "-b",
+            &bootstrap,
+            "-C",
+            "-t",
+            "kc",
+            "-o",
+            "beginning",
+            "-e",
+            "-f",
+            "%k=%s\n",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let got: Vec<&str> = text.lines().collect();
     let want: Vec<String> = codecs
@@ -123,15 +158,28 @@ fn kcat_lists_produces_and_consumes_with_every_codec() {
         .collect();
     assert_eq!(got, want);
 
-    let list = support::system_command(&kcat).args(["-b", &bootstrap, "-L"]).output().unwrap();
+    let list = support::system_command(&kcat)
+        .args(["-b", &bootstrap, "-L"])
+        .output()
+        .unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
     assert!(list.contains("topic \"kc\" with 1 partitions"), "{list}");
-    assert!(list.contains(&format!("broker 0 at 127.0.0.1:{port}")), "{list}");
+    assert!(
+        list.contains(&format!("broker 0 at 127.0.0.1:{port}")),
+        "{list}"
+    );
 
     // A consumer group: the second run resumes after what the first committed.
     let group = || {
         let out = support::system_command(&kcat)
-            .args(["-b", &bootstrap, "-G", "kcat-group", "-X", "auto.offset.reset=earliest"])
+            .args([
+                "-b",
+                &bootstrap,
+                "-G",
+                "kcat-group",
+                "-X",
+                "auto.offset.reset=earliest",
+            ])
             .args(["-e", "-f", "%s\n"])
             .arg("kc")
             .output()
@@ -169,9 +217,16 @@ fn two_listeners_each_advertise_their_own_address() {
         String::from_utf8_lossy(&out.stdout).to_string()
     };
     let a = list(inside);
-    assert!(a.contains("broker 0 at hadoop-master:9092"), "{a}\n{}", broker.stderr());
+    assert!(
+        a.contains("broker 0 at hadoop-master:9092"),
+        "{a}\n{}",
+        broker.stderr()
+    );
     let b = list(outside);
-    assert!(b.contains(&format!("broker 0 at localhost:{outside}")), "{b}");
+    assert!(
+        b.contains(&format!("broker 0 at localhost:{outside}")),
+        "{b}"
+    );
 }
 
 #[test]

@@ -61,7 +61,10 @@ async fn acknowledged_messages_survive_kill_9_exactly_once() {
         .expect("the producer finishes")
         .unwrap();
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > acked_at_kill, "the producer went on after the restart");
+    assert!(
+        acked.len() > acked_at_kill,
+        "the producer went on after the restart"
+    );
 
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
@@ -72,7 +75,9 @@ async fn acknowledged_messages_survive_kill_9_exactly_once() {
     let mut assignment = TopicPartitionList::new();
     let mut ends = HashMap::new();
     for p in 0..2 {
-        assignment.add_partition_offset("crash", p, Offset::Beginning).unwrap();
+        assignment
+            .add_partition_offset("crash", p, Offset::Beginning)
+            .unwrap();
         let (_, high) = consumer
             .fetch_watermarks("crash", p, Duration::from_secs(10))
             .unwrap();
@@ -86,16 +91,27 @@ async fn acknowledged_messages_survive_kill_9_exactly_once() {
             .poll(Duration::from_secs(30))
             .expect("a message within 30 s")
             .unwrap();
-        let i: u32 = std::str::from_utf8(m.payload().unwrap()).unwrap().parse().unwrap();
+        let i: u32 = std::str::from_utf8(m.payload().unwrap())
+            .unwrap()
+            .parse()
+            .unwrap();
         *count.entry(i).or_default() += 1;
         if m.offset() + 1 >= ends[&m.partition()] {
             done.insert(m.partition(), ());
         }
     }
     for i in &acked {
-        assert_eq!(count.get(i), Some(&1), "acknowledged message {i}: {}", broker.stderr());
+        assert_eq!(
+            count.get(i),
+            Some(&1),
+            "acknowledged message {i}: {}",
+            broker.stderr()
+        );
     }
-    assert!(count.values().all(|n| *n == 1), "no message is stored twice");
+    assert!(
+        count.values().all(|n| *n == 1),
+        "no message is stored twice"
+    );
     eprintln!(
         "{acked_at_kill} acknowledged at the kill, {} in all, {} stored",
         acked.len(),

@@ -23,7 +23,10 @@ async fn simple_producer(port: u16, range: std::ops::Range<u32>) {
     for i in range {
         let s = i.to_string();
         producer
-            .send(FutureRecord::to("Hello-Kafka").key(&s).payload(&s), Duration::from_secs(30))
+            .send(
+                FutureRecord::to("Hello-Kafka").key(&s).payload(&s),
+                Duration::from_secs(30),
+            )
             .await
             .unwrap();
     }

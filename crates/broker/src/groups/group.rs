@@ -252,7 +252,8 @@ impl Group {
         };
         let is_new = existing.is_none();
         self.members.insert(member_id, member);
-        if self.protocol_type.is_none() {
+        if self.members.len() == 1 {
+            // The first member sets the group's type (kept while the group is empty, as Kafka).
             self.protocol_type = Some(req.protocol_type);
         }
         match self.state {
@@ -323,7 +324,6 @@ impl Group {
         if self.members.is_empty() {
             self.state = GroupState::Empty;
             self.protocol = None;
-            self.protocol_type = None;
             self.leader = None;
             return;
         }
@@ -511,7 +511,6 @@ impl Group {
                     self.state = GroupState::Empty;
                     self.generation += 1;
                     self.protocol = None;
-                    self.protocol_type = None;
                     self.leader = None;
                 } else {
                     self.prepare_rebalance(now);

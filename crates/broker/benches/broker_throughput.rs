@@ -1,0 +1,282 @@
+//! Produce/consume throughput, produce latency and idle memory of the broker, measured with an
+//! independent native client (rdkafka, i.e. librdkafka).
+//!
+//! ```text
+//! cargo bench -p broker --bench broker_throughput                     # our broker, in a child process
+//! cargo bench -p broker --bench broker_throughput -- --bootstrap HOST:PORT   # any Kafka broker
+//! ```
+//!
+//! Without `--bootstrap` the bench re-runs itself as a child process that only runs our broker
+//! (so the broker's memory is its own), on a fresh log dir and a free port. Each case produces
+//! a fixed number of messages as fast as librdkafka batches them, then reads them back with a
+//! consumer. The anchor, measured in the same run, is a plain loopback TCP stream of the same
+//! bytes: the transport's ceiling on this machine. Ratios are printed against it and against
+//! the issue's target (1,000,000 msg/s at 100 B, acks=1).
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::DeliveryResult;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+/// Env var that turns this executable into the broker child process.
+const CHILD: &str = "BROKER_BENCH_CHILD_CONFIG";
+const TARGET_MSGS_PER_SEC: f64 = 1_000_000.0;
+
+fn main() {
+    if let Ok(config) = std::env::var(CHILD) {
+        run_broker_child(&config);
+        return;
+    }
+    let args: Vec<String> = std::env::args().collect();
+    let bootstrap = args
+        .iter()
+        .position(|a| a == "--bootstrap")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let (bootstrap, child) = match bootstrap {
+        Some(b) => (b, None),
+        None => {
+            let (child, port) = spawn_broker_child();
+            (format!("127.0.0.1:{port}"), Some(child))
+        }
+    };
+    println!("broker under test: {bootstrap}");
+    let idle_rss = child.as_ref().map(|c| {
+        create_topic(&bootstrap, "bench-idle", 100);
+        std::thread::sleep(Duration::from_secs(2));
+        rss_mib(c.id())
+    });
+    let anchor_mb_s = loopback_mb_per_sec(256 << 20);
+    println!("anchor: loopback TCP stream {anchor_mb_s:.0} MB/s\n");
+    println!(
+        "{:<14} {:>12} {:>9} {:>8} {:>10} {:>10} {:>12} {:>9} {:>8} {:>10}",
+        "case", "produce/s", "MB/s", "vs TCP", "p50 ms", "p99 ms", "consume/s", "MB/s", "vs TCP", "vs target"
+    );
+    for (size, count) in [(100usize, 2_000_000usize), (1024, 400_000)] {
+        for acks in ["1", "all"] {
+            let topic = format!("bench-{size}-{acks}");
+            create_topic(&bootstrap, &topic, 1);
+            let p = produce(&bootstrap, &topic, size, count, acks);
+            let c = consume(&bootstrap, &topic, count);
+            let mb = |rate: f64| rate * size as f64 / 1e6;
+            println!(
+                "{:<14} {:>12.0} {:>9.1} {:>8.3} {:>10.2} {:>10.2} {:>12.0} {:>9.1} {:>8.3} {:>10.3}",
+                format!("{size} B acks={acks}"),
+                p.rate,
+                mb(p.rate),
+                mb(p.rate) / anchor_mb_s,
+                p.p50_ms,
+                p.p99_ms,
+                c,
+                mb(c),
+                mb(c) / anchor_mb_s,
+                p.rate / TARGET_MSGS_PER_SEC
+            );
+        }
+    }
+    if let Some(rss) = idle_rss {
+        println!(
+            "\nidle broker RSS with a 100-partition topic (before the load): {rss:.1} MiB \
+             (target <= 50 MiB: ratio {:.2})",
+            rss / 50.0
+        );
+    }
+    if let Some(mut child) = child {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Runs our broker until killed (the child half of the bench).
+fn run_broker_child(config: &str) {
+    let Ok(config) = broker::config::BrokerConfig::parse(config, "bench") else {
+        eprintln!("bad bench config");
+        return;
+    };
+    let Ok(runtime) = tokio::runtime::Runtime::new() else {
+        return;
+    };
+    runtime.block_on(async {
+        match broker::BrokerServer::bind(config).await {
+            Ok(server) => server.run(std::future::pending()).await,
+            Err(e) => eprintln!("broker failed: {e}"),
+        }
+    });
+}
+
+fn spawn_broker_child() -> (std::process::Child, u16) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("broker-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = format!(
+        "broker.id=0\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\n\
+         group.initial.rebalance.delay.ms=0\n",
+        dir.display()
+    );
+    let exe = std::env::current_exe().unwrap_or_default();
+    let child = std::process::Command::new(exe)
+        .env(CHILD, config)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start the broker child: {e}"));
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(30), "broker child did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, port)
+}
+
+/// Bytes per second through a loopback TCP connection (write everything, read everything).
+fn loopback_mb_per_sec(total: usize) -> f64 {
+    let Ok(listener) = TcpListener::bind("127.0.0.1:0") else {
+        return f64::NAN;
+    };
+    let Ok(addr) = listener.local_addr() else {
+        return f64::NAN;
+    };
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut got = 0;
+        if let Ok((mut s, _)) = listener.accept() {
+            while let Ok(n) = s.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                got += n;
+            }
+        }
+        got
+    });
+    let chunk = vec![7u8; 1 << 20];
+    let start = Instant::now();
+    if let Ok(mut s) = TcpStream::connect(addr) {
+        let mut sent = 0;
+        while sent < total {
+            if s.write_all(&chunk).is_err() {
+                break;
+            }
+            sent += chunk.len();
+        }
+    }
+    let got = reader.join().unwrap_or(0);
+    got as f64 / start.elapsed().as_secs_f64() / 1e6
+}
+
+fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap_or_else(|e| panic!("admin client: {e}"));
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let _ = runtime.block_on(admin.create_topics(
+        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+        &AdminOptions::new(),
+    ));
+}
+
+/// Collects each message's send-to-acknowledgement latency.
+struct Latencies(Arc<Mutex<Vec<f64>>>);
+
+impl ClientContext for Latencies {}
+
+impl ProducerContext for Latencies {
+    type DeliveryOpaque = Box<Instant>;
+    fn delivery(&self, result: &DeliveryResult<'_>, sent: Self::DeliveryOpaque) {
+        if result.is_ok()
+            && let Ok(mut l) = self.0.lock()
+        {
+            l.push(sent.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+}
+
+struct ProduceFigures {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn produce(bootstrap: &str, topic: &str, size: usize, count: usize, acks: &str) -> ProduceFigures {
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(count)));
+    let producer: BaseProducer<Latencies> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", acks)
+        .set("linger.ms", "5")
+        .set("batch.size", "1000000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .create_with_context(Latencies(Arc::clone(&latencies)))
+        .unwrap_or_else(|e| panic!("producer: {e}"));
+    let payload = vec![b'x'; size];
+    let start = Instant::now();
+    for _ in 0..count {
+        let mut record = BaseRecord::with_opaque_to(topic, Box::new(Instant::now())).payload(&payload[..]);
+        loop {
+            match producer.send::<(), _>(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+    let _ = producer.flush(Duration::from_secs(120));
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
+    l.sort_by(f64::total_cmp);
+    let pct = |p: f64| l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1))).copied().unwrap_or(f64::NAN);
+    ProduceFigures {
+        rate: l.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+    }
+}
+
+fn consume(bootstrap: &str, topic: &str, count: usize) -> f64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "bench")
+        .set("enable.auto.commit", "false")
+        .set("fetch.max.bytes", "52428800")
+        .set("max.partition.fetch.bytes", "10485760")
+        .create()
+        .unwrap_or_else(|e| panic!("consumer: {e}"));
+    let mut tpl = TopicPartitionList::new();
+    let _ = tpl.add_partition_offset(topic, 0, Offset::Beginning);
+    let _ = consumer.assign(&tpl);
+    let start = Instant::now();
+    let mut got = 0usize;
+    while got < count {
+        match consumer.poll(Duration::from_secs(10)) {
+            Some(Ok(m)) => {
+                got += 1;
+                std::hint::black_box(m.payload());
+            }
+            Some(Err(e)) => panic!("consume: {e}"),
+            None => break,
+        }
+    }
+    got as f64 / start.elapsed().as_secs_f64()
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
