@@ -239,7 +239,7 @@ impl Machine {
                 self.set_acl(conn, xid, &path, acl, version, time, &mut step);
             }
             Request::CloseSession => {
-                self.close_session(session, time, &mut step);
+                let _ = self.close_session(session, time, &mut step);
                 step.out
                     .push(Out::Frame(conn, reply_header(xid, self.zxid, 0)));
                 step.out.push(Out::Close(conn));
@@ -264,19 +264,25 @@ impl Machine {
         let mut step = Step::default();
         for session in self.sessions.expired(now) {
             tracing::info!(session = format_args!("0x{session:x}"), "session expired");
-            self.close_session(session, time, &mut step);
+            if let Some(conn) = self.close_session(session, time, &mut step) {
+                step.out.push(Out::Close(conn));
+            }
         }
         step
     }
 
-    fn close_session(&mut self, session: i64, time: i64, step: &mut Step) {
-        if let Some(s) = self.sessions.get_mut(session) {
+    /// Ends a session (its ephemerals go, their watches fire); returns the connection that
+    /// served it, for the caller to close after anything it still has to send.
+    fn close_session(&mut self, session: i64, time: i64, step: &mut Step) -> Option<ConnId> {
+        let conn = self.sessions.get_mut(session).and_then(|s| {
             s.closing = true;
-        }
+            s.conn
+        });
         let txn = self.next_txn(time, TxnKind::CloseSession { session });
         let events = self.apply(&txn, 0);
         self.notify(&events, txn.zxid, step);
         step.txns.push(txn);
+        conn
     }
 
     fn next_txn(&mut self, time: i64, kind: TxnKind) -> Txn {

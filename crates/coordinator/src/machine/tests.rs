@@ -169,7 +169,6 @@ fn expiry_deletes_ephemerals_and_fires_watches() {
     let mut exists = path_req(1, op::EXISTS, "/e");
     exists.boolean(true);
     m.request(2, &exists.into_bytes(), 0, 0).unwrap();
-    m.disconnected(1);
     assert!(m.tick(3999, 0).txns.is_empty());
     let step = m.tick(4000, 0);
     assert_eq!(step.txns.len(), 1);
@@ -180,6 +179,10 @@ fn expiry_deletes_ephemerals_and_fires_watches() {
     assert_eq!(
         Reader::new(&sent[0].2).int("t").unwrap(),
         EventType::NodeDeleted as i32
+    );
+    assert!(
+        step.out.contains(&Out::Close(1)),
+        "the expired session's connection is closed"
     );
 }
 
