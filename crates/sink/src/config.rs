@@ -85,6 +85,9 @@ pub struct SinkConfig {
     pub webhdfs_url: String,
     /// `hdfs.user` (default `root`): the user files belong to.
     pub hdfs_user: String,
+    /// `consumer.session.timeout.ms` (or `session.timeout.ms`; default 10 s, Kafka 2's): how
+    /// long the group waits for a sink that died before giving its partitions to a new one.
+    pub session_timeout: Duration,
 }
 
 /// Parses Java properties: `key=value`, `key: value` or `key value`; `#` and `!` comments;
@@ -94,7 +97,8 @@ pub fn parse_properties(text: &str) -> HashMap<String, String> {
     let mut pending = String::new();
     for line in text.lines() {
         let line = line.trim_start();
-        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!')) {
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
             continue;
         }
         if let Some(cont) = line.strip_suffix('\\') {
@@ -105,7 +109,10 @@ pub fn parse_properties(text: &str) -> HashMap<String, String> {
         let entry = std::mem::take(&mut pending);
         let split = entry.find(['=', ':', ' ', '\t']);
         let (k, v) = match split {
-            Some(i) => (entry.get(..i).unwrap_or(""), entry.get(i + 1..).unwrap_or("")),
+            Some(i) => (
+                entry.get(..i).unwrap_or(""),
+                entry.get(i + 1..).unwrap_or(""),
+            ),
             None => (entry.as_str(), ""),
         };
         let v = v.trim_start().trim_start_matches(['=', ':']).trim();
@@ -140,17 +147,23 @@ impl SinkConfig {
             .collect();
         for t in &topics {
             let ok = t.len() <= 249
-                && t.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
                 && t != "."
                 && t != "..";
             if !ok {
-                return Err(key_err("topics", format!("{t:?} is not a valid topic name")));
+                return Err(key_err(
+                    "topics",
+                    format!("{t:?} is not a valid topic name"),
+                ));
             }
         }
         let number = |k: &str, default: u64| -> Result<u64, ConfigError> {
             match get(k) {
                 None => Ok(default),
-                Some(v) => v.parse().map_err(|_| key_err(k, format!("{v:?} is not a number"))),
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| key_err(k, format!("{v:?} is not a number"))),
             }
         };
         let flush_size = number("flush.size", 1000)?;
@@ -158,10 +171,24 @@ impl SinkConfig {
             return Err(key_err("flush.size", "must be 1..=10000000"));
         }
         let rotate = number("rotate.interval.ms", 0)?;
+        let session_key = if get("consumer.session.timeout.ms").is_some() {
+            "consumer.session.timeout.ms"
+        } else {
+            "session.timeout.ms"
+        };
+        let session = number(session_key, 10_000)?;
+        if !(1000..=3_600_000).contains(&session) {
+            return Err(key_err(session_key, "must be 1000..=3600000"));
+        }
         let format = match get("format").unwrap_or("raw").to_ascii_lowercase().as_str() {
             "raw" | "string" | "text" => Format::Raw,
             "json" => Format::Json,
-            other => return Err(key_err("format", format!("{other:?}: expected raw or json"))),
+            other => {
+                return Err(key_err(
+                    "format",
+                    format!("{other:?}: expected raw or json"),
+                ));
+            }
         };
         let name = get("name").unwrap_or("hdfs-sink");
         let brokers = match (get("bootstrap.servers"), get("zookeeper.connect")) {
@@ -175,10 +202,17 @@ impl SinkConfig {
             }
         };
         let topics_dir = get("topics.dir").unwrap_or("/topics").trim_end_matches('/');
-        hdfs::path::HdfsPath::parse(if topics_dir.is_empty() { "/" } else { topics_dir })
-            .map_err(|e| key_err("topics.dir", e.to_string()))?;
+        hdfs::path::HdfsPath::parse(if topics_dir.is_empty() {
+            "/"
+        } else {
+            topics_dir
+        })
+        .map_err(|e| key_err("topics.dir", e.to_string()))?;
         let http_port = number("hdfs.http.port", 50070)?;
-        let webhdfs_url = webhdfs_url(get("hdfs.url").ok_or_else(|| key_err("hdfs.url", "required"))?, http_port)?;
+        let webhdfs_url = webhdfs_url(
+            get("hdfs.url").ok_or_else(|| key_err("hdfs.url", "required"))?,
+            http_port,
+        )?;
         Ok(SinkConfig {
             topics,
             topics_dir: topics_dir.to_string(),
@@ -189,6 +223,7 @@ impl SinkConfig {
             brokers,
             webhdfs_url,
             hdfs_user: get("hdfs.user").unwrap_or("root").to_string(),
+            session_timeout: Duration::from_millis(session),
         })
     }
 }
@@ -208,7 +243,10 @@ fn webhdfs_url(raw: &str, http_port: u64) -> Result<String, ConfigError> {
             let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
             Ok(format!("http://{host}:{http_port}"))
         }
-        other => Err(key_err("hdfs.url", format!("scheme {other:?} not supported"))),
+        other => Err(key_err(
+            "hdfs.url",
+            format!("scheme {other:?} not supported"),
+        )),
     }
 }
 

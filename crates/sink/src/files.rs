@@ -28,7 +28,9 @@ pub fn committed_name(topic: &str, partition: i32, start: i64, end: i64, format:
 /// The (start, end) offsets of a committed file of this topic and partition, from its name.
 pub fn parse_committed(name: &str, topic: &str, partition: i32) -> Option<(i64, i64)> {
     let rest = name.strip_prefix(topic)?.strip_prefix('+')?;
-    let rest = rest.strip_prefix(&partition.to_string())?.strip_prefix('+')?;
+    let rest = rest
+        .strip_prefix(&partition.to_string())?
+        .strip_prefix('+')?;
     let (offsets, _ext) = rest.rsplit_once('.')?;
     let (start, end) = offsets.split_once('+')?;
     let (start, end) = (start.parse().ok()?, end.parse().ok()?);
@@ -45,8 +47,7 @@ pub fn encode(format: Format, record: &ConsumerRecord, out: &mut Vec<u8>) {
         }
         Format::Json => {
             let text = |b: &Option<bytes::Bytes>| {
-                b.as_ref()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                b.as_ref().map(|b| String::from_utf8_lossy(b).into_owned())
             };
             let line = json!({
                 "topic": record.topic,
@@ -76,7 +77,10 @@ mod tests {
         assert_eq!(parse_committed("t+0+5+3.txt", "t", 0), None);
         assert_eq!(parse_committed("t+0+x+3.txt", "t", 0), None);
         let big = committed_name("t", 12, 12_345_678_901, 12_345_678_999, Format::Json);
-        assert_eq!(parse_committed(&big, "t", 12), Some((12_345_678_901, 12_345_678_999)));
+        assert_eq!(
+            parse_committed(&big, "t", 12),
+            Some((12_345_678_901, 12_345_678_999))
+        );
     }
 
     #[test]

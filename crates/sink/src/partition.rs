@@ -114,7 +114,9 @@ impl PartitionFiles {
         if !hdfs.rename(&tmp, &path).await? {
             // Refused: is it there already (a retry after a lost answer)? Else a real failure.
             if hdfs.status(&path).await?.is_none() {
-                return Err(ClientError::Protocol(format!("RENAME {tmp} -> {path} refused")));
+                return Err(ClientError::Protocol(format!(
+                    "RENAME {tmp} -> {path} refused"
+                )));
             }
             let _ = hdfs.delete(&tmp, false).await;
         }

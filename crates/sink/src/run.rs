@@ -4,7 +4,7 @@
 //! drop or repeat a record.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use hdfs::CancellationToken;
@@ -16,6 +16,8 @@ use crate::partition::PartitionFiles;
 
 /// Pause between two attempts when HDFS or Kafka fails.
 const RETRY: Duration = Duration::from_secs(1);
+/// How long a member with no partition waits before joining again to look for new ones.
+const RESUBSCRIBE: Duration = Duration::from_secs(5);
 
 /// Runs the sink until `shutdown`; then commits what is buffered (if HDFS answers) and leaves
 /// the group.
@@ -31,6 +33,7 @@ pub async fn run(config: SinkConfig, shutdown: CancellationToken) -> anyhow::Res
         shutdown: &shutdown,
         parts: BTreeMap::new(),
     };
+    let mut idle_since = Instant::now();
     loop {
         let polled = tokio::select! {
             r = consumer.poll() => r,
@@ -47,6 +50,20 @@ pub async fn run(config: SinkConfig, shutdown: CancellationToken) -> anyhow::Res
             }
         };
         let owned: BTreeSet<TopicPartition> = consumer.assignment().into_iter().collect();
+        if owned.is_empty() && idle_since.elapsed() >= RESUBSCRIBE {
+            // Nothing assigned (the topics may not exist yet): join again, which reads the
+            // topics' metadata afresh.
+            let _ = consumer.close().await;
+            let Some(c) = subscribe(&config, &shutdown).await? else {
+                return Ok(());
+            };
+            consumer = c;
+            idle_since = Instant::now();
+            continue;
+        }
+        if !owned.is_empty() {
+            idle_since = Instant::now();
+        }
         sink.parts.retain(|tp, _| owned.contains(tp));
         for record in records {
             let tp = TopicPartition::new(record.topic.clone(), record.partition);
@@ -106,7 +123,8 @@ impl Sink<'_> {
     async fn partition(&mut self, tp: &TopicPartition) -> Option<&mut PartitionFiles> {
         if !self.parts.contains_key(tp) {
             loop {
-                match PartitionFiles::recover(self.hdfs, self.config, &tp.topic, tp.partition).await {
+                match PartitionFiles::recover(self.hdfs, self.config, &tp.topic, tp.partition).await
+                {
                     Ok(p) => {
                         self.parts.insert(tp.clone(), p);
                         break;
@@ -170,6 +188,8 @@ async fn subscribe(
             let client = Client::connect(&bootstrap, ClientConfig::default()).await?;
             let mut group = GroupConfig::new(config.group_id.clone());
             group.auto_commit = None;
+            group.session_timeout = config.session_timeout;
+            group.heartbeat_interval = config.session_timeout / 3;
             group.consumer.auto_offset_reset = OffsetReset::Earliest;
             anyhow::Ok(GroupConsumer::subscribe(client, group, config.topics.clone()).await?)
         };
