@@ -252,9 +252,8 @@ async fn send_heartbeat(
     Ok(resp.json().await?)
 }
 
-fn block_id(raw: &str) -> Result<u64, Response> {
-    raw.parse::<u64>()
-        .map_err(|_| (StatusCode::BAD_REQUEST, "bad block id").into_response())
+fn bad_block_id() -> Response {
+    (StatusCode::BAD_REQUEST, "bad block id").into_response()
 }
 
 async fn write_block(
@@ -262,9 +261,8 @@ async fn write_block(
     UrlPath(id): UrlPath<String>,
     body: Body,
 ) -> Response {
-    let id = match block_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Ok(id) = id.parse::<u64>() else {
+        return bad_block_id();
     };
     match storage.write(id, body.into_data_stream()).await {
         Ok(len) => match serde_json::to_vec(&Stored { len }) {
@@ -283,9 +281,8 @@ async fn read_block(
     UrlPath(id): UrlPath<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let id = match block_id(&id) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Ok(id) = id.parse::<u64>() else {
+        return bad_block_id();
     };
     let Some(len) = storage.len_of(id) else {
         return (StatusCode::NOT_FOUND, "no such block").into_response();

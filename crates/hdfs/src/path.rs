@@ -51,7 +51,7 @@ impl HdfsPath {
             }
             parts.push(part);
         }
-        HdfsPath::from_parts(parts).map_err(|reason| err(reason))
+        HdfsPath::from_parts(parts).map_err(err)
     }
 
     /// Parses a plain path (a `destination=` parameter, a command-line argument).
@@ -63,7 +63,7 @@ impl HdfsPath {
         if !plain.starts_with('/') {
             return Err(err("not absolute"));
         }
-        HdfsPath::from_parts(plain.split('/').map(str::to_string)).map_err(|reason| err(reason))
+        HdfsPath::from_parts(plain.split('/').map(str::to_string)).map_err(err)
     }
 
     fn from_parts(raw: impl IntoIterator<Item = String>) -> Result<HdfsPath, &'static str> {

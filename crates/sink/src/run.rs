@@ -216,13 +216,15 @@ async fn brokers_from_zookeeper(zk: &str) -> anyhow::Result<String> {
     for id in client.list_children("/brokers/ids").await? {
         let (data, _) = client.get_data(&format!("/brokers/ids/{id}")).await?;
         let v: serde_json::Value = serde_json::from_slice(&data).unwrap_or_default();
-        let endpoint = v["endpoints"]
-            .as_array()
+        let endpoint = v
+            .get("endpoints")
+            .and_then(|e| e.as_array())
             .and_then(|eps| eps.iter().filter_map(|e| e.as_str()).next())
             .and_then(|e| e.split_once("://").map(|(_, hp)| hp.to_string()));
-        let legacy = v["host"]
-            .as_str()
-            .zip(v["port"].as_i64())
+        let legacy = v
+            .get("host")
+            .and_then(|h| h.as_str())
+            .zip(v.get("port").and_then(|p| p.as_i64()))
             .map(|(h, p)| format!("{h}:{p}"));
         if let Some(addr) = endpoint.or(legacy) {
             out.push(addr);
