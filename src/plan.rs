@@ -149,7 +149,7 @@ pub(crate) fn build(
     flavor: &Flavor,
     port_offset: u16,
 ) -> Result<Plan, PlanError> {
-    let layout = layout(spec, lab, flavor, port_offset)?;
+    let layout = layout(spec, flavor, port_offset)?;
     let order = start_order(spec);
     let mut nodes = Vec::new();
     for node in &spec.nodes {
@@ -240,9 +240,9 @@ fn ports_of(layout: &Layout, node: &str) -> BTreeMap<u16, u16> {
 }
 
 /// Resolves where every node and port is for this runtime.
-fn layout(spec: &Spec, lab: &str, flavor: &Flavor, offset: u16) -> Result<Layout, PlanError> {
+fn layout(spec: &Spec, flavor: &Flavor, offset: u16) -> Result<Layout, PlanError> {
     let mut layout = Layout::default();
-    let lab_index = u16::try_from(offset / 100).unwrap_or(0).min(20);
+    let lab_index = (offset / 100).min(20);
     for (i, node) in spec.nodes.iter().enumerate() {
         let (root, addr) = match flavor {
             Flavor::Docker => (String::new(), node.name.clone()),
@@ -283,7 +283,6 @@ fn layout(spec: &Spec, lab: &str, flavor: &Flavor, offset: u16) -> Result<Layout
         Flavor::Process { .. } => "127.0.0.1",
     }
     .to_owned();
-    let _ = lab;
     Ok(layout)
 }
 

@@ -94,7 +94,7 @@ pub(crate) trait Runtime {
     async fn prepare(&self, plan: &Plan) -> anyhow::Result<()>;
     /// Creates a node with its files, not started.
     async fn create(&self, plan: &Plan, node: &NodePlan) -> anyhow::Result<()>;
-    /// Starts a created or stopped node.
+    /// Starts a created or stopped node; on a running node, starts the services stopped on purpose.
     async fn start(&self, object: &str) -> anyhow::Result<()>;
     /// Runs a command in a running node.
     async fn exec(&self, object: &str, cmd: &[String], io: Io) -> anyhow::Result<ExecOutput>;

@@ -187,12 +187,15 @@ async fn up_on<R: Runtime>(
         let step = progress.step(node.object.clone());
         let result = async {
             match action {
-                Action::Keep => return Ok("already up"),
                 Action::Create | Action::Recreate => rt.create(&plan, node).await?,
-                Action::Start => {}
+                Action::Start | Action::Keep => {}
             }
             rt.start(&node.object).await?;
-            anyhow::Ok("started")
+            anyhow::Ok(if *action == Action::Keep {
+                "already up"
+            } else {
+                "started"
+            })
         }
         .await;
         match result {
@@ -323,7 +326,7 @@ async fn wait_one<R: Runtime>(
         }
         step.set(last.clone());
         polls += 1;
-        if polls % 8 == 0 && starts(rt, &node.object, service).await >= 4 {
+        if polls.is_multiple_of(8) && starts(rt, &node.object, service).await >= 4 {
             return Err(format!(
                 "it died during start and was restarted 3 times ({last})"
             ));

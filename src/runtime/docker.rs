@@ -274,6 +274,23 @@ impl Runtime for DockerRuntime {
     }
 
     async fn start(&self, object: &str) -> anyhow::Result<()> {
+        if self.status(object).await?.is_some_and(|s| s.running()) {
+            // Running already: init starts again the services stopped on purpose.
+            let out = self
+                .exec(
+                    object,
+                    &["kill".into(), "-HUP".into(), "1".into()],
+                    Io::Capture,
+                )
+                .await?;
+            if out.code != 0 {
+                bail!(
+                    "cannot signal init in {object}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            return Ok(());
+        }
         self.docker
             .start_container(object, None)
             .await
@@ -475,6 +492,8 @@ impl Runtime for DockerRuntime {
 
     async fn remove(&self, object: &str, volumes: bool) -> anyhow::Result<()> {
         let state = self.status(object).await?;
+        // A graceful stop first: init stops the services in reverse order.
+        self.stop(object).await?;
         match self
             .docker
             .remove_container(

@@ -196,7 +196,10 @@ impl Runtime for ProcessRuntime {
         let meta = self
             .meta(object)
             .with_context(|| format!("no node {object} in {}", self.state_dir.display()))?;
-        if self.init_pid(&meta).is_some() {
+        if let Some(pid) = self.init_pid(&meta) {
+            // Running already: init starts again the services stopped on purpose.
+            rustix::process::kill_process(pid, Signal::HUP)
+                .with_context(|| format!("cannot signal init of {object}"))?;
             return Ok(());
         }
         let log = fs::OpenOptions::new()
@@ -288,8 +291,11 @@ impl Runtime for ProcessRuntime {
         for line in lines.iter().skip(skip) {
             writeln!(out, "{line}")?;
         }
+        if !follow {
+            return Ok(());
+        }
         let mut pos = file.stream_position()?;
-        while follow {
+        loop {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let len = file.metadata()?.len();
             if len > pos {
@@ -301,7 +307,6 @@ impl Runtime for ProcessRuntime {
                 pos = len;
             }
         }
-        Ok(())
     }
 
     async fn stop(&self, object: &str) -> anyhow::Result<()> {

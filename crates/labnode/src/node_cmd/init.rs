@@ -34,14 +34,20 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 /// Runs init until SIGTERM/SIGINT.
 pub(super) fn run(services_file: &Path, log_dir: &Path) -> anyhow::Result<ExitCode> {
-    let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).with_ansi(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(false)
+        .try_init();
     let text = fs::read_to_string(services_file)
         .with_context(|| format!("cannot read the services file {}", services_file.display()))?;
     let services = services::parse(&text)
         .with_context(|| format!("invalid services file {}", services_file.display()))?;
     fs::create_dir_all(log_dir)
         .with_context(|| format!("cannot create the log directory {}", log_dir.display()))?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let mut supervisor = Supervisor::new(services, log_dir.to_owned());
     runtime.block_on(supervisor.run())?;
     Ok(ExitCode::SUCCESS)
@@ -85,9 +91,19 @@ impl Supervisor {
     fn new(services: Vec<Service>, log_dir: PathBuf) -> Supervisor {
         let slots = services
             .into_iter()
-            .map(|service| Slot { service, state: State::Pending, crashes: 0, first_start: None, settled: false })
+            .map(|service| Slot {
+                service,
+                state: State::Pending,
+                crashes: 0,
+                first_start: None,
+                settled: false,
+            })
             .collect();
-        Supervisor { slots, log_dir, stopping: false }
+        Supervisor {
+            slots,
+            log_dir,
+            stopping: false,
+        }
     }
 
     async fn run(&mut self) -> anyhow::Result<()> {
@@ -114,7 +130,11 @@ impl Supervisor {
     /// Collects every exited child, ours or an orphan's.
     fn reap(&mut self) {
         while let Ok(Some((pid, status))) = rustix::process::wait(WaitOptions::NOHANG) {
-            if let Some(slot) = self.slots.iter_mut().find(|s| matches!(s.state, State::Running { pid: p, .. } if p == pid)) {
+            if let Some(slot) = self
+                .slots
+                .iter_mut()
+                .find(|s| matches!(s.state, State::Running { pid: p, .. } if p == pid))
+            {
                 if self.stopping {
                     slot.state = State::Stopped;
                 } else {
@@ -130,7 +150,9 @@ impl Supervisor {
         let mut all_before_settled = true;
         for i in 0..self.slots.len() {
             let log_dir = self.log_dir.clone();
-            let Some(slot) = self.slots.get_mut(i) else { break };
+            let Some(slot) = self.slots.get_mut(i) else {
+                break;
+            };
             match slot.state {
                 State::Pending if all_before_settled => slot.start(&log_dir),
                 State::Backoff { at } if at <= now => slot.start(&log_dir),
@@ -155,13 +177,22 @@ impl Supervisor {
         info!("init: stopping services");
         self.stopping = true;
         for i in (0..self.slots.len()).rev() {
-            let Some(State::Running { pid, .. }) = self.slots.get(i).map(|s| s.state) else { continue };
-            let name = self.slots.get(i).map(|s| s.service.name.clone()).unwrap_or_default();
+            let Some(State::Running { pid, .. }) = self.slots.get(i).map(|s| s.state) else {
+                continue;
+            };
+            let name = self
+                .slots
+                .get(i)
+                .map(|s| s.service.name.clone())
+                .unwrap_or_default();
             signal_group(pid, Signal::TERM);
             let deadline = Instant::now() + STOP_WAIT;
             loop {
                 self.reap();
-                let still = matches!(self.slots.get(i).map(|s| s.state), Some(State::Running { .. }));
+                let still = matches!(
+                    self.slots.get(i).map(|s| s.state),
+                    Some(State::Running { .. })
+                );
                 if !still {
                     info!("init: {name} stopped");
                     break;
@@ -184,8 +215,15 @@ impl Slot {
         let log_path = log_dir.join(format!("{name}.log"));
         match spawn(&self.service, &log_path) {
             Ok(pid) => {
-                info!("init: started {name} (pid {}), log {}", pid.as_raw_nonzero(), log_path.display());
-                self.state = State::Running { pid, since: Instant::now() };
+                info!(
+                    "init: started {name} (pid {}), log {}",
+                    pid.as_raw_nonzero(),
+                    log_path.display()
+                );
+                self.state = State::Running {
+                    pid,
+                    since: Instant::now(),
+                };
                 self.first_start.get_or_insert_with(Instant::now);
             }
             Err(err) => {
@@ -210,19 +248,27 @@ impl Slot {
         };
         let late = self.first_start.is_some_and(|t| t.elapsed() >= READY_WAIT);
         if late && !ready {
-            warn!("init: {} is not ready after {READY_WAIT:?}; starting the next service anyway", self.service.name);
+            warn!(
+                "init: {} is not ready after {READY_WAIT:?}; starting the next service anyway",
+                self.service.name
+            );
         }
         self.settled = ready || late;
     }
 
     fn exited(&mut self, status: WaitStatus) {
         let name = &self.service.name;
-        let State::Running { since, .. } = self.state else { return };
+        let State::Running { since, .. } = self.state else {
+            return;
+        };
         let on_purpose = status.exit_status() == Some(0)
             || matches!(status.exit_status(), Some(130 | 143))
             || matches!(status.terminating_signal(), Some(s) if s == Signal::TERM.as_raw() || s == Signal::INT.as_raw());
         if on_purpose {
-            info!("init: {name} stopped ({}); it stays stopped until started again (SIGHUP to init)", describe(status));
+            info!(
+                "init: {name} stopped ({}); it stays stopped until started again (SIGHUP to init)",
+                describe(status)
+            );
             self.state = State::Stopped;
         } else {
             warn!("init: {name} crashed ({})", describe(status));
@@ -238,7 +284,9 @@ impl Slot {
         let factor = 2u32.saturating_pow(self.crashes.saturating_sub(1).min(16));
         let delay = BACKOFF_MIN.saturating_mul(factor).min(BACKOFF_MAX);
         info!("init: restarting {} in {delay:?}", self.service.name);
-        self.state = State::Backoff { at: Instant::now() + delay };
+        self.state = State::Backoff {
+            at: Instant::now() + delay,
+        };
     }
 }
 
@@ -249,7 +297,12 @@ fn spawn(service: &Service, log_path: &Path) -> anyhow::Result<Pid> {
         .append(true)
         .open(log_path)
         .with_context(|| format!("cannot open {}", log_path.display()))?;
-    writeln!(log, "=== init: starting {}: {}", service.name, service.command.join(" "))?;
+    writeln!(
+        log,
+        "=== init: starting {}: {}",
+        service.name,
+        service.command.join(" ")
+    )?;
     let err_log: File = log.try_clone()?;
     let (program, args) = service.command.split_first().context("empty command")?;
     let child = Command::new(program)

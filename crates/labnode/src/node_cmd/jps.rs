@@ -25,16 +25,34 @@ pub(super) struct Daemon {
     class: &'static str,
 }
 
-const KAFKA: Daemon = Daemon { short: "Kafka", class: "kafka.Kafka" };
-const ZOOKEEPER: Daemon =
-    Daemon { short: "QuorumPeerMain", class: "org.apache.zookeeper.server.quorum.QuorumPeerMain" };
-const NAMENODE: Daemon =
-    Daemon { short: "NameNode", class: "org.apache.hadoop.hdfs.server.namenode.NameNode" };
-const DATANODE: Daemon =
-    Daemon { short: "DataNode", class: "org.apache.hadoop.hdfs.server.datanode.DataNode" };
-const SINK: Daemon = Daemon { short: "HdfsSink", class: "lab.sink.HdfsSink" };
-const STREAM: Daemon = Daemon { short: "StreamingWordCount", class: "lab.stream.StreamingWordCount" };
-const JPS: Daemon = Daemon { short: "Jps", class: "sun.tools.jps.Jps" };
+const KAFKA: Daemon = Daemon {
+    short: "Kafka",
+    class: "kafka.Kafka",
+};
+const ZOOKEEPER: Daemon = Daemon {
+    short: "QuorumPeerMain",
+    class: "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+};
+const NAMENODE: Daemon = Daemon {
+    short: "NameNode",
+    class: "org.apache.hadoop.hdfs.server.namenode.NameNode",
+};
+const DATANODE: Daemon = Daemon {
+    short: "DataNode",
+    class: "org.apache.hadoop.hdfs.server.datanode.DataNode",
+};
+const SINK: Daemon = Daemon {
+    short: "HdfsSink",
+    class: "lab.sink.HdfsSink",
+};
+const STREAM: Daemon = Daemon {
+    short: "StreamingWordCount",
+    class: "lab.stream.StreamingWordCount",
+};
+const JPS: Daemon = Daemon {
+    short: "Jps",
+    class: "sun.tools.jps.Jps",
+};
 
 /// Which daemon a labnode command line runs, if any (`argv` without the `labnode` word).
 pub(super) fn classify(argv: &[String]) -> Option<Daemon> {
@@ -64,7 +82,11 @@ pub(super) struct Entry {
 pub(super) fn report(options: &Options) -> String {
     let mut entries = scan(options.lab_node.as_deref());
     entries.sort_by_key(|e| e.pid);
-    entries.push(Entry { pid: std::process::id(), daemon: JPS, args: Vec::new() });
+    entries.push(Entry {
+        pid: std::process::id(),
+        daemon: JPS,
+        args: Vec::new(),
+    });
     entries.iter().map(|e| format_line(e, options)).collect()
 }
 
@@ -72,7 +94,11 @@ fn format_line(e: &Entry, options: &Options) -> String {
     if options.quiet {
         return format!("{}\n", e.pid);
     }
-    let name = if options.long { e.daemon.class } else { e.daemon.short };
+    let name = if options.long {
+        e.daemon.class
+    } else {
+        e.daemon.short
+    };
     if options.args && !e.args.is_empty() {
         format!("{} {} {}\n", e.pid, name, e.args.join(" "))
     } else {
@@ -83,7 +109,9 @@ fn format_line(e: &Entry, options: &Options) -> String {
 /// Every labnode daemon visible in /proc (optionally only one lab node's).
 fn scan(lab_node: Option<&str>) -> Vec<Entry> {
     let own = std::process::id();
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.filter_map(Result::ok)
         .filter_map(|d| d.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| *pid != own)
@@ -104,7 +132,11 @@ fn scan(lab_node: Option<&str>) -> Vec<Entry> {
                     return None;
                 }
             }
-            Some(Entry { pid, daemon, args: argv.into_iter().skip(1).collect() })
+            Some(Entry {
+                pid,
+                daemon,
+                args: argv.into_iter().skip(1).collect(),
+            })
         })
         .collect()
 }
@@ -112,7 +144,11 @@ fn scan(lab_node: Option<&str>) -> Vec<Entry> {
 /// The command line without its `labnode` word, if the process is labnode at all.
 fn strip_labnode(argv: Vec<String>, proc: &Path) -> Option<Vec<String>> {
     let first = argv.first()?;
-    let is_labnode = |p: &Path| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("labnode"));
+    let is_labnode = |p: &Path| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("labnode"))
+    };
     if is_labnode(Path::new(first)) {
         return Some(argv.into_iter().skip(1).collect());
     }
@@ -132,8 +168,14 @@ mod tests {
     fn daemons_are_named_as_the_students_know_them() {
         let name = |w: &[&str]| classify(&argv(w)).map(|d| d.short);
         assert_eq!(name(&["broker", "--config", "s.properties"]), Some("Kafka"));
-        assert_eq!(name(&["/usr/local/kafka/bin/kafka-server-start.sh", "x"]), Some("Kafka"));
-        assert_eq!(name(&["zookeeper-server-start.sh", "z"]), Some("QuorumPeerMain"));
+        assert_eq!(
+            name(&["/usr/local/kafka/bin/kafka-server-start.sh", "x"]),
+            Some("Kafka")
+        );
+        assert_eq!(
+            name(&["zookeeper-server-start.sh", "z"]),
+            Some("QuorumPeerMain")
+        );
         assert_eq!(name(&["coordinator"]), Some("QuorumPeerMain"));
         assert_eq!(name(&["namenode"]), Some("NameNode"));
         assert_eq!(name(&["hdfs", "datanode"]), Some("DataNode"));
@@ -146,20 +188,34 @@ mod tests {
 
     #[test]
     fn lines_look_like_the_jdk_jps() {
-        let e = Entry { pid: 53, daemon: ZOOKEEPER, args: argv(&["/c/z.properties"]) };
+        let e = Entry {
+            pid: 53,
+            daemon: ZOOKEEPER,
+            args: argv(&["/c/z.properties"]),
+        };
         assert_eq!(format_line(&e, &Options::default()), "53 QuorumPeerMain\n");
-        let o = Options { args: true, long: true, ..Options::default() };
+        let o = Options {
+            args: true,
+            long: true,
+            ..Options::default()
+        };
         assert_eq!(
             format_line(&e, &o),
             "53 org.apache.zookeeper.server.quorum.QuorumPeerMain /c/z.properties\n"
         );
-        let o = Options { quiet: true, ..Options::default() };
+        let o = Options {
+            quiet: true,
+            ..Options::default()
+        };
         assert_eq!(format_line(&e, &o), "53\n");
     }
 
     #[test]
     fn the_report_ends_with_jps_itself() {
-        let r = report(&Options { lab_node: Some("no-such-node".into()), ..Options::default() });
+        let r = report(&Options {
+            lab_node: Some("no-such-node".into()),
+            ..Options::default()
+        });
         assert_eq!(r, format!("{} Jps\n", std::process::id()));
     }
 }

@@ -33,7 +33,10 @@ impl std::error::Error for ParseError {}
 pub(super) fn parse(text: &str) -> Result<Vec<Service>, ParseError> {
     let mut services: Vec<Service> = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let err = |message: String| ParseError { line: i + 1, message };
+        let err = |message: String| ParseError {
+            line: i + 1,
+            message,
+        };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -50,7 +53,9 @@ pub(super) fn parse(text: &str) -> Result<Vec<Service>, ParseError> {
                 Some(option) => match option.strip_prefix("ready=") {
                     Some(port) => {
                         let port = port.parse::<u16>().map_err(|_| {
-                            err(format!("`{option}`: expected ready=PORT with a port number"))
+                            err(format!(
+                                "`{option}`: expected ready=PORT with a port number"
+                            ))
                         })?;
                         ready = Some(port);
                     }
@@ -67,7 +72,11 @@ pub(super) fn parse(text: &str) -> Result<Vec<Service>, ParseError> {
         if command.is_empty() {
             return Err(err(format!("service `{name}` has no command after `--`")));
         }
-        services.push(Service { name, ready, command });
+        services.push(Service {
+            name,
+            ready,
+            command,
+        });
     }
     Ok(services)
 }
@@ -83,15 +92,41 @@ mod tests {
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].name, "zk");
         assert_eq!(s[0].ready, Some(2181));
-        assert_eq!(s[1].command, ["kafka-server-start.sh", "/c/server.properties"]);
+        assert_eq!(
+            s[1].command,
+            ["kafka-server-start.sh", "/c/server.properties"]
+        );
     }
 
     #[test]
     fn bad_lines_name_their_line() {
-        assert_eq!(parse("a ready=x -- b").unwrap_err().to_string(), "line 1: `ready=x`: expected ready=PORT with a port number");
-        assert!(parse("\na b c").unwrap_err().to_string().starts_with("line 2: unknown option `b`"));
-        assert!(parse("a --").unwrap_err().to_string().contains("no command"));
-        assert!(parse("a").unwrap_err().to_string().contains("expected `-- COMMAND`"));
-        assert!(parse("a -- x\na -- y").unwrap_err().to_string().contains("listed twice"));
+        assert_eq!(
+            parse("a ready=x -- b").unwrap_err().to_string(),
+            "line 1: `ready=x`: expected ready=PORT with a port number"
+        );
+        assert!(
+            parse("\na b c")
+                .unwrap_err()
+                .to_string()
+                .starts_with("line 2: unknown option `b`")
+        );
+        assert!(
+            parse("a --")
+                .unwrap_err()
+                .to_string()
+                .contains("no command")
+        );
+        assert!(
+            parse("a")
+                .unwrap_err()
+                .to_string()
+                .contains("expected `-- COMMAND`")
+        );
+        assert!(
+            parse("a -- x\na -- y")
+                .unwrap_err()
+                .to_string()
+                .contains("listed twice")
+        );
     }
 }
