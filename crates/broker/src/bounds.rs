@@ -235,6 +235,18 @@ const DESCRIBE_CONFIGS: &[Field] = &[
     from(3, Bool), // include_documentation
 ];
 
+const OFFSET_FOR_LEADER_EPOCH: &[Field] = &[
+    from(3, I32), // replica_id
+    all(Structs(&[
+        all(Str), // topic
+        all(Structs(&[
+            all(I32),     // partition
+            from(2, I32), // current_leader_epoch
+            all(I32),     // leader_epoch
+        ])),
+    ])),
+];
+
 /// The body description of a served API.
 fn body(api: ApiKey) -> Option<&'static [Field]> {
     Some(match api {
@@ -256,6 +268,7 @@ fn body(api: ApiKey) -> Option<&'static [Field]> {
         ApiKey::DeleteTopics => DELETE_TOPICS,
         ApiKey::InitProducerId => INIT_PRODUCER_ID,
         ApiKey::DescribeConfigs => DESCRIBE_CONFIGS,
+        ApiKey::OffsetForLeaderEpoch => OFFSET_FOR_LEADER_EPOCH,
         _ => return None,
     })
 }
@@ -496,6 +509,11 @@ mod tests {
         let mut find_v4 = FindCoordinatorRequest::default();
         find_v4.coordinator_keys = vec![name("g")];
         find.key = name("g");
+        let mut epoch_topic = offset_for_leader_epoch_request::OffsetForLeaderTopic::default();
+        epoch_topic.partitions =
+            vec![offset_for_leader_epoch_request::OffsetForLeaderPartition::default(); 2];
+        let mut leader_epoch = OffsetForLeaderEpochRequest::default();
+        leader_epoch.topics = vec![epoch_topic];
         for route in ROUTES {
             let codec_min = route.key.valid_versions().min;
             for v in route.min.max(codec_min)..=route.max {
@@ -530,6 +548,9 @@ mod tests {
                         RequestKind::InitProducerId(InitProducerIdRequest::default())
                     }
                     ApiKey::DescribeConfigs => RequestKind::DescribeConfigs(configs.clone()),
+                    ApiKey::OffsetForLeaderEpoch => {
+                        RequestKind::OffsetForLeaderEpoch(leader_epoch.clone())
+                    }
                     other => panic!("no sample request for {other:?}"),
                 };
                 let mut buf = BytesMut::new();

@@ -2,10 +2,12 @@
 //! `Arc<Broker>` is shared by every connection.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::cluster::Cluster;
 use crate::config::BrokerConfig;
 use crate::groups::Groups;
 use crate::groups::group::Timing;
@@ -40,6 +42,8 @@ pub(crate) struct Broker {
     pub(crate) producer_ids: ProducerIds,
     /// Bumped after every append, so long-polling fetches wake up.
     pub(crate) appended: watch::Sender<u64>,
+    /// The cluster this broker belongs to (`zookeeper.connect`); None standalone.
+    pub(crate) cluster: Option<Arc<Cluster>>,
 }
 
 /// Why the broker could not start.
@@ -56,6 +60,9 @@ pub enum StartError {
     /// A partition log could not be opened.
     #[error("{0}")]
     Log(String),
+    /// The broker could not join its cluster (ZooKeeper unreachable, broker.id taken).
+    #[error("{0}")]
+    Cluster(String),
     /// A listener could not be bound.
     #[error("cannot bind listener {name} on {addr}: {source}")]
     Bind {
@@ -91,9 +98,10 @@ impl Broker {
             },
         )
         .map_err(io(&state_dir))?;
-        let producer_ids = ProducerIds::open(&state_dir, topics.max_producer_id())
-            .map_err(io(&state_dir))?;
+        let producer_ids =
+            ProducerIds::open(&state_dir, topics.max_producer_id()).map_err(io(&state_dir))?;
         Ok(Broker {
+            cluster: Cluster::from_config(&config),
             config,
             cluster_id,
             listeners,

@@ -9,6 +9,7 @@
 mod api;
 mod bounds;
 mod broker;
+pub mod cluster;
 pub mod config;
 mod connection;
 pub mod frame;

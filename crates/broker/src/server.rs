@@ -61,6 +61,7 @@ impl BrokerServer {
         }
         // Opening recovers the logs: blocking file work, done once before serving.
         let broker = Broker::open(config, advertised)?;
+        crate::cluster::join(&broker).await?;
         Ok(BrokerServer {
             broker: Arc::new(broker),
             sockets,
@@ -96,13 +97,12 @@ impl BrokerServer {
             tracker.spawn(accept_loop(socket, index, broker, shutdown, tasks));
         }
         tracker.spawn(background(Arc::clone(&self.broker), shutdown.clone()));
+        tracker.spawn(crate::cluster::run(
+            Arc::clone(&self.broker),
+            shutdown.clone(),
+        ));
         for l in &self.broker.listeners {
-            tracing::info!(
-                "listener {} advertised as {}:{}",
-                l.name,
-                l.host,
-                l.port
-            );
+            tracing::info!("listener {} advertised as {}:{}", l.name, l.host, l.port);
         }
         tracing::info!(
             "[KafkaServer id={}] started (cluster {})",

@@ -91,6 +91,8 @@ const TOPIC_CONFIG_KEYS: &[&str] = &[
 pub(crate) struct Partition {
     /// The partition number.
     pub(crate) index: i32,
+    /// In a cluster the high watermark follows the ISR (`cluster::leader`), not the log end.
+    pub(crate) replicated: bool,
     state: Mutex<PartitionState>,
 }
 
@@ -172,8 +174,10 @@ impl Partition {
             };
             first.get_or_insert(base);
         }
-        let end = state.log.log_end_offset();
-        state.log.set_high_watermark(end);
+        if !self.replicated {
+            let end = state.log.log_end_offset();
+            state.log.set_high_watermark(end);
+        }
         Ok(Appended {
             base_offset: first.ok_or(ResponseError::InvalidRecord.code())?,
             log_append_time,
@@ -207,7 +211,9 @@ pub(crate) struct Topic {
 impl Topic {
     /// The partition `index`, if the topic has it.
     pub(crate) fn partition(&self, index: i32) -> Option<&Arc<Partition>> {
-        usize::try_from(index).ok().and_then(|i| self.partitions.get(i))
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| self.partitions.get(i))
     }
 
     /// Every topic config with its value: the override, else the broker's default
@@ -385,11 +391,27 @@ impl Topics {
     /// Creates a topic: its partition directories, metadata files and logs.
     pub(crate) fn create(&self, new: NewTopic) -> Result<Arc<Topic>, TopicError> {
         self.validate(&new)?;
+        self.create_replica(&new.name, Uuid::new_v4(), new.partitions, new.configs)
+    }
+
+    /// Creates the local log of a topic whose id and size the cluster decided (validated there).
+    pub(crate) fn create_replica(
+        &self,
+        name: &str,
+        id: Uuid,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>, TopicError> {
+        let new = NewTopic {
+            name: name.to_string(),
+            partitions,
+            replication_factor: -1,
+            configs,
+        };
         let mut by_name = self.write();
         if by_name.contains_key(&new.name) {
             return Err(TopicError::AlreadyExists);
         }
-        let id = Uuid::new_v4();
         let mut dirs = Vec::new();
         for p in 0..new.partitions {
             let n = self.config.log_dirs.len().max(1);
@@ -489,10 +511,14 @@ impl Topics {
             let mut log = PartitionLog::open(dir, log_config.clone())
                 .map_err(|e| TopicError::Storage(e.to_string()))?;
             // Standalone, every record in the log is committed (this broker is the whole ISR).
-            log.set_high_watermark(log.log_end_offset());
+            let replicated = self.config.zookeeper_connect.is_some();
+            if !replicated {
+                log.set_high_watermark(log.log_end_offset());
+            }
             let producers = rebuild_producers(&log);
             partitions.push(Arc::new(Partition {
                 index: i32::try_from(index).unwrap_or(i32::MAX),
+                replicated,
                 state: Mutex::new(PartitionState {
                     leader_epoch: log.latest_epoch().unwrap_or(0),
                     log,
@@ -600,7 +626,7 @@ fn validate_name(name: &str) -> Result<(), TopicError> {
 
 /// Rebuilds the idempotent producers' recent batches by reading the log, so sequence checks
 /// continue where they were before a restart.
-fn rebuild_producers(log: &PartitionLog) -> ProducerTable {
+pub(crate) fn rebuild_producers(log: &PartitionLog) -> ProducerTable {
     let mut table = ProducerTable::default();
     let mut offset = log.log_start_offset();
     let end = log.log_end_offset();

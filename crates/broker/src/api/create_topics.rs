@@ -1,7 +1,9 @@
 //! CreateTopics: new topics with their partition count and topic configs (replication factor
 //! at most the number of brokers: one, standalone).
 
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::text;
@@ -14,6 +16,9 @@ pub(super) async fn handle(
     version: i16,
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
+    if let Some(cluster) = crate::cluster::requests::of(session) {
+        return crate::cluster::requests::create_topics(session, &cluster, version, request).await;
+    }
     let broker = &session.broker;
     let mut response = CreateTopicsResponse::default();
     for t in request.topics {

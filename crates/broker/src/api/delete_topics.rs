@@ -14,6 +14,9 @@ pub(super) async fn handle(
     version: i16,
     request: DeleteTopicsRequest,
 ) -> DeleteTopicsResponse {
+    if let Some(cluster) = crate::cluster::requests::of(session) {
+        return crate::cluster::requests::delete_topics(session, &cluster, version, request).await;
+    }
     let broker = &session.broker;
     let asked: Vec<(Option<TopicName>, uuid::Uuid)> = if version >= 6 {
         request

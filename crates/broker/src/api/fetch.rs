@@ -27,8 +27,8 @@ pub(super) async fn handle(
     request: FetchRequest,
 ) -> FetchResponse {
     let broker = &session.broker;
-    let deadline = Instant::now()
-        + Duration::from_millis(request.max_wait_ms.max(0).unsigned_abs().into());
+    let deadline =
+        Instant::now() + Duration::from_millis(request.max_wait_ms.max(0).unsigned_abs().into());
     let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0);
     let max_bytes = if version >= 3 {
         usize::try_from(request.max_bytes).unwrap_or(0)
@@ -39,7 +39,13 @@ pub(super) async fn handle(
     loop {
         // Marks the current append count as seen before reading, so no append is missed.
         appended.borrow_and_update();
-        let (responses, bytes, failed) = read_all(broker, version, &request.topics, max_bytes);
+        let (responses, bytes, failed) = read_all(
+            broker,
+            version,
+            &request.topics,
+            max_bytes,
+            request.replica_id.0,
+        );
         let now = Instant::now();
         if bytes >= min_bytes.max(1) || failed || now >= deadline {
             let mut response = FetchResponse::default();
@@ -50,7 +56,13 @@ pub(super) async fn handle(
             .await
             .is_err()
         {
-            let (responses, _, _) = read_all(broker, version, &request.topics, max_bytes);
+            let (responses, _, _) = read_all(
+                broker,
+                version,
+                &request.topics,
+                max_bytes,
+                request.replica_id.0,
+            );
             let mut response = FetchResponse::default();
             response.responses = responses;
             return response;
@@ -59,11 +71,13 @@ pub(super) async fn handle(
 }
 
 /// One pass over every asked partition: (responses, record bytes, whether any partition erred).
+/// A follower (`replica` ≥ 0) reads up to the log end, a consumer up to the high watermark.
 fn read_all(
     broker: &Broker,
     version: i16,
     topics: &[FetchTopic],
     max_bytes: usize,
+    replica: i32,
 ) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let mut total = 0usize;
     let mut failed = false;
@@ -88,19 +102,40 @@ fn read_all(
             data.log_start_offset = -1;
             data.preferred_read_replica = BrokerId(-1);
             data.aborted_transactions = None;
-            match topic.as_ref().and_then(|t| t.partition(p.partition)) {
-                None => {
+            let refused = topic.as_ref().map_or(Ok(()), |t| {
+                crate::cluster::requests::check_fetch(
+                    broker,
+                    &t.name,
+                    p.partition,
+                    replica,
+                    p.fetch_offset,
+                )
+            });
+            match (
+                topic.as_ref().and_then(|t| t.partition(p.partition)),
+                refused,
+            ) {
+                (None, _) => {
                     data.error_code = ResponseError::UnknownTopicOrPartition.code();
                     failed = true;
                 }
-                Some(part) => {
+                (Some(_), Err(code)) => {
+                    data.error_code = code;
+                    failed = true;
+                }
+                (Some(part), Ok(())) => {
                     let room = max_bytes.saturating_sub(total);
                     let limit = usize::try_from(p.partition_max_bytes)
                         .unwrap_or(0)
                         .min(room);
                     let state = part.lock();
                     let hw = state.log.high_watermark();
-                    match state.log.read(p.fetch_offset, limit, hw) {
+                    let upto = if replica >= 0 {
+                        state.log.log_end_offset()
+                    } else {
+                        hw
+                    };
+                    match state.log.read(p.fetch_offset, limit, upto) {
                         Ok(read) => {
                             // Past the first batch of the response, never exceed max_bytes.
                             let records = if total > 0 && read.records.len() > room {

@@ -17,6 +17,9 @@ pub(super) async fn handle(
     version: i16,
     request: MetadataRequest,
 ) -> MetadataResponse {
+    if let Some(cluster) = crate::cluster::requests::of(session) {
+        return crate::cluster::requests::metadata(session, &cluster, version, request).await;
+    }
     let broker = &session.broker;
     let me = BrokerId(broker.config.broker_id);
     let mut response = MetadataResponse::default();
@@ -55,7 +58,10 @@ pub(super) async fn handle(
                     None => Err(TopicError::Unknown),
                 }
             }
-            None => broker.topics.get_by_id(wanted.topic_id).ok_or(TopicError::Unknown),
+            None => broker
+                .topics
+                .get_by_id(wanted.topic_id)
+                .ok_or(TopicError::Unknown),
         };
         let topic = match found {
             Ok(t) => describe(&t, me),

@@ -29,6 +29,7 @@ mod list_offsets;
 mod metadata;
 mod offset_commit;
 mod offset_fetch;
+mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
 
@@ -108,6 +109,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route!(DeleteTopics, 1, 6, delete_topics),
     route!(InitProducerId, 0, 5, init_producer_id),
     route!(DescribeConfigs, 1, 4, describe_configs),
+    route!(OffsetForLeaderEpoch, 0, 4, offset_for_leader_epoch),
 ];
 
 /// The route serving `key`, if any.
@@ -140,7 +142,13 @@ mod tests {
     fn every_advertised_maximum_is_within_the_codec() {
         for r in ROUTES {
             let codec = r.key.valid_versions();
-            assert!(r.max <= codec.max, "{:?} max {} > codec {}", r.key, r.max, codec.max);
+            assert!(
+                r.max <= codec.max,
+                "{:?} max {} > codec {}",
+                r.key,
+                r.max,
+                codec.max
+            );
             assert!(r.min <= r.max, "{:?}", r.key);
         }
     }

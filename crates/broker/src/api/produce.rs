@@ -41,7 +41,32 @@ pub(super) async fn handle(
                 }
                 (None, _) => Err(ResponseError::UnknownTopicOrPartition.code()),
                 (Some(_), None) => Err(ResponseError::InvalidRecord.code()),
-                (Some(part), Some(records)) => part.produce(&records),
+                (Some(part), Some(records)) => {
+                    let name = topic.as_ref().map_or("", |t| t.name.as_str());
+                    let timeout = std::time::Duration::from_millis(
+                        request.timeout_ms.max(0).unsigned_abs().into(),
+                    );
+                    match crate::cluster::requests::check_produce(
+                        broker,
+                        name,
+                        data.index,
+                        request.acks,
+                    ) {
+                        Err(code) => Err(code),
+                        Ok(()) => match part.produce(&records) {
+                            Err(code) => Err(code),
+                            Ok(a) => crate::cluster::requests::replicate(
+                                broker,
+                                name,
+                                part,
+                                request.acks,
+                                timeout,
+                            )
+                            .await
+                            .map(|()| a),
+                        },
+                    }
+                }
             };
             match outcome {
                 Ok(a) => {

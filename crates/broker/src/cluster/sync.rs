@@ -1,0 +1,264 @@
+//! One round of cluster work, run by every broker every [`super::SYNC_INTERVAL`]: read the
+//! cluster state from ZooKeeper, let the controller (if this broker is it) act on it, then
+//! apply it here: local logs for every topic, a leader or follower role per partition, ISR
+//! maintenance on the partitions led here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use zookeeper_client as zk;
+
+use super::znodes::{self, ControllerZnode, PartitionStateZnode, Registration, TopicConfigZnode};
+use super::{Cluster, PartitionKey, Role, TopicView, View, controller, fetcher, leader};
+use crate::broker::Broker;
+use crate::topics::Topic;
+
+/// Reads the state, runs the controller's duties if elected here, and applies the state.
+pub(crate) async fn once(cluster: &Arc<Cluster>, broker: &Arc<Broker>) -> Result<(), zk::Error> {
+    let client = cluster.zk().ok_or(zk::Error::SessionExpired)?;
+    let mut view = read_view(&client).await?;
+    if controller::step(cluster, &client, &mut view).await? {
+        view = read_view(&client).await?;
+    }
+    cluster.set_view(view.clone());
+    apply(cluster, broker, &view);
+    leader::maintain_isr(cluster, &client).await;
+    Ok(())
+}
+
+/// Reads brokers, controller, topics, their configs and partition states.
+pub(crate) async fn read_view(client: &zk::Client) -> Result<View, zk::Error> {
+    let mut view = View::default();
+    for id in children(client, znodes::BROKER_IDS).await? {
+        let Ok(n) = id.parse::<i32>() else { continue };
+        match client.get_data(&znodes::broker_path(n)).await {
+            Ok((data, _)) => match serde_json::from_slice::<Registration>(&data) {
+                Ok(r) => {
+                    view.brokers.insert(n, r.parsed_endpoints());
+                }
+                Err(e) => {
+                    tracing::warn!("{}: unreadable registration: {e}", znodes::broker_path(n))
+                }
+            },
+            Err(zk::Error::NoNode) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    view.controller = match client.get_data(znodes::CONTROLLER).await {
+        Ok((data, _)) => serde_json::from_slice::<ControllerZnode>(&data)
+            .ok()
+            .map(|c| c.brokerid),
+        Err(zk::Error::NoNode) => None,
+        Err(e) => return Err(e),
+    };
+    for name in children(client, znodes::TOPICS).await? {
+        if let Some(topic) = read_topic(client, &name).await? {
+            view.topics.insert(name, topic);
+        }
+    }
+    Ok(view)
+}
+
+/// Children of `path`, none when it does not exist.
+async fn children(client: &zk::Client, path: &str) -> Result<Vec<String>, zk::Error> {
+    match client.list_children(path).await {
+        Ok(c) => Ok(c),
+        Err(zk::Error::NoNode) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn read_topic(client: &zk::Client, name: &str) -> Result<Option<TopicView>, zk::Error> {
+    let path = znodes::topic_path(name);
+    let (data, stat) = match client.get_data(&path).await {
+        Ok(d) => d,
+        Err(zk::Error::NoNode) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let parsed = serde_json::from_slice::<znodes::TopicZnode>(&data);
+    let Some((z, replicas)) = parsed.ok().and_then(|z| z.replicas().map(|r| (z, r))) else {
+        tracing::warn!("{path}: not a Kafka topic assignment; ignored");
+        return Ok(None);
+    };
+    let configs = match client
+        .get_data(&format!("{}/{name}", znodes::CONFIG_TOPICS))
+        .await
+    {
+        Ok((data, _)) => serde_json::from_slice::<TopicConfigZnode>(&data)
+            .map(|c| c.config)
+            .unwrap_or_default(),
+        Err(zk::Error::NoNode) => BTreeMap::new(),
+        Err(e) => return Err(e),
+    };
+    let mut states = Vec::with_capacity(replicas.len());
+    for p in 0..replicas.len() {
+        let p = i32::try_from(p).unwrap_or(i32::MAX);
+        states.push(match client.get_data(&znodes::state_path(name, p)).await {
+            Ok((data, stat)) => serde_json::from_slice::<PartitionStateZnode>(&data)
+                .ok()
+                .map(|s| (s, stat.version)),
+            Err(zk::Error::NoNode) => None,
+            Err(e) => return Err(e),
+        });
+    }
+    Ok(Some(TopicView {
+        id: z.id().unwrap_or_default(),
+        replicas,
+        states,
+        configs,
+        version: stat.version,
+    }))
+}
+
+/// Makes the local logs and roles match `view`.
+fn apply(cluster: &Arc<Cluster>, broker: &Arc<Broker>, view: &View) {
+    for (name, topic) in &view.topics {
+        if topic.id.is_nil() {
+            continue; // the controller gives it an id first, so that every broker agrees
+        }
+        let Some(local) = local_topic(broker, name, topic) else {
+            continue;
+        };
+        for (index, replicas) in topic.replicas.iter().enumerate() {
+            let p = i32::try_from(index).unwrap_or(i32::MAX);
+            let key: PartitionKey = (name.clone(), p);
+            let state = topic.state(p).filter(|_| replicas.contains(&cluster.me));
+            match state {
+                Some(s) if s.leader == cluster.me => {
+                    leader::become_leader(
+                        cluster,
+                        &local,
+                        key,
+                        s,
+                        topic.states[index].as_ref().map_or(0, |(_, v)| *v),
+                    );
+                }
+                Some(s) if s.leader >= 0 => become_follower(cluster, broker, &local, key, s),
+                _ => drop_role(cluster, &key),
+            }
+        }
+    }
+    // Topics gone from ZooKeeper (deleted by the controller): their logs go too.
+    let gone: Vec<String> = broker
+        .topics
+        .all()
+        .iter()
+        .filter(|t| !t.id.is_nil() && !view.topics.contains_key(&t.name))
+        .filter(|t| cluster.known_topic(&t.name))
+        .map(|t| t.name.clone())
+        .collect();
+    for name in gone {
+        let keys: Vec<PartitionKey> = cluster
+            .roles()
+            .keys()
+            .filter(|(t, _)| *t == name)
+            .cloned()
+            .collect();
+        for k in keys {
+            drop_role(cluster, &k);
+        }
+        if let Err(e) = broker.topics.delete(&name) {
+            tracing::warn!("cannot delete the local log of topic {name}: {e}");
+        }
+        cluster.forget_topic(&name);
+    }
+}
+
+/// The local topic for `view`, created (or re-created when its id differs) as needed.
+fn local_topic(broker: &Broker, name: &str, view: &TopicView) -> Option<Arc<Topic>> {
+    let cluster = broker.cluster.as_ref()?;
+    if let Some(t) = broker.topics.get(name) {
+        if t.id == view.id && t.partitions.len() == view.replicas.len() {
+            cluster.remember_topic(name);
+            return Some(t);
+        }
+        tracing::info!("topic {name}: the local log belongs to an older topic; replacing it");
+        if let Err(e) = broker.topics.delete(name) {
+            tracing::warn!("topic {name}: {e}");
+            return None;
+        }
+    }
+    let partitions = i32::try_from(view.replicas.len()).unwrap_or(i32::MAX);
+    match broker
+        .topics
+        .create_replica(name, view.id, partitions, view.configs.clone())
+    {
+        Ok(t) => {
+            cluster.remember_topic(name);
+            Some(t)
+        }
+        Err(e) => {
+            tracing::warn!("topic {name}: cannot create the local log: {e}");
+            None
+        }
+    }
+}
+
+fn become_follower(
+    cluster: &Arc<Cluster>,
+    broker: &Arc<Broker>,
+    topic: &Topic,
+    key: PartitionKey,
+    state: &PartitionStateZnode,
+) {
+    let mut roles = cluster.roles();
+    if let Some(Role::Follower { leader, epoch, .. }) = roles.get(&key)
+        && *leader == state.leader
+        && *epoch == state.leader_epoch
+    {
+        return;
+    }
+    let Some(partition) = topic.partition(key.1).cloned() else {
+        return;
+    };
+    if let Some(Role::Follower { stop, .. }) = roles.remove(&key) {
+        stop.cancel();
+    }
+    partition.lock().leader_epoch = state.leader_epoch;
+    let stop = tokio_util::sync::CancellationToken::new();
+    tracing::info!(
+        "{}-{}: following broker {} at leader epoch {}",
+        key.0,
+        key.1,
+        state.leader,
+        state.leader_epoch
+    );
+    tokio::spawn(fetcher::follow(
+        Arc::clone(cluster),
+        Arc::clone(broker),
+        partition,
+        key.clone(),
+        state.leader,
+        state.leader_epoch,
+        stop.clone(),
+    ));
+    roles.insert(
+        key,
+        Role::Follower {
+            leader: state.leader,
+            epoch: state.leader_epoch,
+            stop,
+        },
+    );
+    drop(roles);
+    cluster.notify_progress();
+}
+
+/// Stops whatever this broker did for the partition.
+fn drop_role(cluster: &Cluster, key: &PartitionKey) {
+    let removed = cluster.roles().remove(key);
+    if let Some(Role::Follower { stop, .. }) = removed {
+        stop.cancel();
+    }
+    cluster.notify_progress();
+}
+
+/// Stops every fetcher (at shutdown).
+pub(crate) fn stop_all(cluster: &Cluster) {
+    for (_, role) in cluster.roles().drain() {
+        if let Role::Follower { stop, .. } = role {
+            stop.cancel();
+        }
+    }
+    cluster.notify_progress();
+}
