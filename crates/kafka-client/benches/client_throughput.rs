@@ -11,6 +11,9 @@
 //! same number of 100-byte records (acks=1) to a topic of its own, then reads them back from the
 //! beginning; the table prints records/s and the ratio ours / librdkafka.
 
+// A bench is a test program: a failure should stop it loudly.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
