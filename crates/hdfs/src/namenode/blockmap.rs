@@ -59,7 +59,17 @@ pub struct BlockMap {
     pending: HashSet<u64>,
     /// Deletions waiting for each datanode's next heartbeat.
     to_delete: HashMap<String, Vec<u64>>,
+    /// When the map was built, and whether safe mode is over (it never comes back).
+    started: Instant,
+    safe_mode_over: bool,
 }
+
+/// Share of blocks that must have a reported replica to leave safe mode (Hadoop's
+/// `dfs.namenode.safemode.threshold-pct`, 0.999), in thousandths.
+const SAFE_MODE_THOUSANDTHS: usize = 999;
+/// Safe mode ends after this long anyway, with a warning (a lab must not stay read-only
+/// because a datanode's disk is gone; Hadoop would wait for `hdfs dfsadmin -safemode leave`).
+const SAFE_MODE_MAX: Duration = Duration::from_secs(30);
 
 impl BlockMap {
     /// A map for the blocks of a freshly loaded namespace, no replica known yet.
@@ -80,7 +90,31 @@ impl BlockMap {
                 .collect(),
             pending: HashSet::new(),
             to_delete: HashMap::new(),
+            started: Instant::now(),
+            safe_mode_over: false,
         }
+    }
+
+    /// True while the namenode waits for datanodes to report the blocks it knows (after a
+    /// restart): writes are refused with a SafeModeException meanwhile, as in Hadoop.
+    pub fn in_safe_mode(&mut self) -> bool {
+        if self.safe_mode_over {
+            return false;
+        }
+        let total = self.blocks.len();
+        let reported = self.blocks.values().filter(|b| !b.nodes.is_empty()).count();
+        if reported * 1000 >= total * SAFE_MODE_THOUSANDTHS {
+            tracing::info!(blocks = total, "leaving safe mode: the blocks are reported");
+            self.safe_mode_over = true;
+        } else if self.started.elapsed() >= SAFE_MODE_MAX {
+            tracing::warn!(
+                blocks = total,
+                reported,
+                "leaving safe mode with blocks missing"
+            );
+            self.safe_mode_over = true;
+        }
+        !self.safe_mode_over
     }
 
     /// True when the datanode heartbeats within the dead interval.
@@ -335,6 +369,22 @@ mod tests {
         map.free(&[b]);
         let reply = map.heartbeat(beat("a", vec![(5, 10)]), "h:1".into(), now);
         assert_eq!(reply.delete, vec![5]);
+    }
+
+    #[test]
+    fn safe_mode_lasts_until_the_blocks_are_reported() {
+        let mut empty = BlockMap::new(liveness(), vec![]);
+        assert!(!empty.in_safe_mode());
+        let b = Block { id: 5, len: 10 };
+        let mut map = BlockMap::new(liveness(), vec![(b, 2)]);
+        assert!(map.in_safe_mode());
+        map.heartbeat(beat("a", vec![(5, 10)]), "h:1".into(), Instant::now());
+        assert!(!map.in_safe_mode());
+        map.heartbeat(beat("a", vec![]), "h:1".into(), Instant::now());
+        assert!(
+            !map.in_safe_mode(),
+            "once left, safe mode does not come back"
+        );
     }
 
     #[test]

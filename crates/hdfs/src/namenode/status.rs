@@ -14,6 +14,11 @@ use crate::namespace::Namespace;
 pub(super) async fn page(State(nn): State<Arc<NameNode>>) -> Html<String> {
     let (dirs, files, bytes, _) = nn.read(|ns| Namespace::dir_summary(&ns.root));
     let (blocks, under, missing) = nn.block_map().block_counts();
+    let safe_mode = if nn.block_map().in_safe_mode() {
+        "Safe mode is ON: waiting for the datanodes to report their blocks."
+    } else {
+        "Safe mode is OFF."
+    };
     let nodes = nn.block_map().datanodes();
     let live: Vec<_> = nodes.iter().filter(|(_, alive)| *alive).collect();
     let capacity: u64 = live.iter().map(|(d, _)| d.capacity).sum();
@@ -35,7 +40,7 @@ pub(super) async fn page(State(nn): State<Arc<NameNode>>) -> Html<String> {
     }
     let html = format!(
         "<!DOCTYPE html><html><head><title>Namenode information</title></head><body>\
-<h1>Overview</h1><table>\
+<h1>Overview</h1><p>{safe_mode}</p><table>\
 <tr><th>Started</th><td>{} s ago</td></tr>\
 <tr><th>Security is</th><td>off</td></tr>\
 <tr><th>Files and directories</th><td>{files} files and {dirs} directories, {blocks} blocks = {} total filesystem object(s)</td></tr>\

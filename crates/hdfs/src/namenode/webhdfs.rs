@@ -207,6 +207,9 @@ async fn dispatch(
         .to_ascii_uppercase();
     params.user()?;
     let step_two = params.get(STEP_TWO).is_some();
+    if *method != Method::GET && nn.block_map().in_safe_mode() {
+        return Err(FsError::SafeMode(format!("{op} {path}")));
+    }
     match (method.as_str(), op.as_str()) {
         ("GET", "GETFILESTATUS") => file_status(nn, &path),
         ("GET", "LISTSTATUS") => list_status(nn, &path),
