@@ -68,10 +68,14 @@ fn signal(pid: u32, sig: &str) {
     assert!(status.success());
 }
 
-/// Starts `labnode init` on a services file with this text.
-fn start_init(services: &str) -> Process {
+/// Starts `labnode init` on a services file with this text, beside shell scripts
+/// (`name`, `body`) that services run as `sh NAME` (the file format has no quoting).
+fn start_init(services: &str, scripts: &[(&str, &str)]) -> Process {
     let dir = support::tempdir::Dir::new();
     std::fs::write(dir.path().join("services"), services).unwrap();
+    for (name, body) in scripts {
+        std::fs::write(dir.path().join(name), body).unwrap();
+    }
     Process::start_in(
         dir,
         &["init", "--services", "services", "--log-dir", "logs"],
@@ -80,33 +84,37 @@ fn start_init(services: &str) -> Process {
 
 #[test]
 fn services_start_in_order_and_log_to_their_files() {
-    let dir = support::tempdir::Dir::new();
     let port = support::free_port();
-    std::fs::write(
-        dir.path().join("services"),
-        format!(
-            "# first waits for its port\nfirst ready={port} -- python3 -m http.server {port} --bind 127.0.0.1\nsecond -- sh -c 'echo second-started; exec sleep 1000'\n"
+    let init = start_init(
+        &format!(
+            "# first waits for its port\nfirst ready={port} -- python3 -m http.server {port} --bind 127.0.0.1\nsecond -- sh second.sh\n"
         ),
-    )
-    .unwrap();
-    let init = Process::start_in(
-        dir,
-        &["init", "--services", "services", "--log-dir", "logs"],
+        &[("second.sh", "echo second-started\nexec sleep 1000\n")],
     );
     let dir = init.dir.path().to_owned();
     eventually("second to start", || {
         log(&dir, "second").contains("second-started")
     });
     // `second` starts only once `first` accepts connections on its ready port.
+    let err = init.stderr();
+    let first_ready = err.find("started first").expect("first started");
+    let second = err.find("started second").expect("second started");
+    assert!(first_ready < second, "{err}");
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    let kids = children(init.child.id());
-    assert_eq!(kids.len(), 2, "{kids:?}");
-    assert!(init.stderr().contains("started first"), "{}", init.stderr());
+    assert_eq!(
+        children(init.child.id()).len(),
+        2,
+        "{:?}",
+        children(init.child.id())
+    );
 }
 
 #[test]
 fn a_crashed_service_restarts_and_one_stopped_on_purpose_stays_stopped() {
-    let init = start_init("crasher -- sh -c 'echo boom; exit 3'\nsleeper -- sleep 1000\n");
+    let init = start_init(
+        "crasher -- sh crasher.sh\nsleeper -- sleep 1000\n",
+        &[("crasher.sh", "echo boom\nexit 3\n")],
+    );
     let dir = init.dir.path().to_owned();
     eventually("three starts of the crasher", || {
         starts(&dir, "crasher") >= 3
@@ -116,18 +124,15 @@ fn a_crashed_service_restarts_and_one_stopped_on_purpose_stays_stopped() {
         "{}",
         init.stderr()
     );
+    assert!(log(&dir, "crasher").contains("boom"));
 
-    eventually("the sleeper", || {
+    let sleeping = || {
         children(init.child.id())
-            .iter()
-            .any(|(_, _, c)| c == "sleep")
-    });
-    let sleeper = children(init.child.id())
-        .into_iter()
-        .find(|(_, _, c)| c == "sleep")
-        .unwrap()
-        .0;
-    signal(sleeper, "-TERM");
+            .into_iter()
+            .find(|(_, _, c)| c == "sleep")
+    };
+    eventually("the sleeper", || sleeping().is_some());
+    signal(sleeping().unwrap().0, "-TERM");
     eventually("init to notice the stop", || {
         init.stderr().contains("sleeper stopped (signal 15)")
     });
@@ -147,15 +152,9 @@ fn a_crashed_service_restarts_and_one_stopped_on_purpose_stays_stopped() {
 
 #[test]
 fn orphans_are_reaped_and_sigterm_stops_everything_in_reverse_order() {
-    let dir = support::tempdir::Dir::new();
-    std::fs::write(
-        dir.path().join("services"),
-        "a -- sleep 1000\nb -- sh -c '(sleep 0.2 &); exec sleep 1000'\n",
-    )
-    .unwrap();
-    let mut init = Process::start_in(
-        dir,
-        &["init", "--services", "services", "--log-dir", "logs"],
+    let mut init = start_init(
+        "a -- sleep 1000\nb -- sh b.sh\n",
+        &[("b.sh", "(sleep 0.2 &)\nexec sleep 1000\n")],
     );
     let pid = init.child.id();
     // The orphaned `sleep 0.2` is re-parented to init (a subreaper) and must not stay a zombie.
