@@ -90,8 +90,8 @@ pub(crate) struct ExecOutput {
 pub(crate) trait Runtime {
     /// What a user calls this runtime in messages.
     fn name(&self) -> &'static str;
-    /// Everything the nodes share (the image, the network); idempotent.
-    async fn prepare(&self, plan: &Plan) -> anyhow::Result<()>;
+    /// Everything the nodes share (the image, the network); idempotent. Says what it did.
+    async fn prepare(&self, plan: &Plan) -> anyhow::Result<String>;
     /// Creates a node with its files, not started.
     async fn create(&self, plan: &Plan, node: &NodePlan) -> anyhow::Result<()>;
     /// Starts a created or stopped node; on a running node, starts the services stopped on purpose.

@@ -173,9 +173,9 @@ async fn up_on<R: Runtime>(
     }
 
     // Image and network.
-    let step = progress.step(format!("{} runtime: image and network", rt.name()));
+    let step = progress.step(format!("{} runtime", rt.name()));
     match rt.prepare(&plan).await {
-        Ok(()) => step.done(plan.network.clone()),
+        Ok(what) => step.done(what),
         Err(e) => {
             step.fail("failed");
             return Err(e);

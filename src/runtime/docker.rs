@@ -162,12 +162,18 @@ impl Runtime for DockerRuntime {
         "docker"
     }
 
-    async fn prepare(&self, plan: &Plan) -> anyhow::Result<()> {
-        let (tag, _) = self.build_image().await?;
+    async fn prepare(&self, plan: &Plan) -> anyhow::Result<String> {
+        let (tag, built) = self.build_image().await?;
         if let Ok(mut image) = self.image.lock() {
-            *image = Some(tag);
+            *image = Some(tag.clone());
         }
-        self.ensure_network(plan).await
+        self.ensure_network(plan).await?;
+        let image = if built {
+            format!("built {tag}")
+        } else {
+            format!("{tag} up to date")
+        };
+        Ok(format!("{image}, network {}", plan.network))
     }
 
     async fn create(&self, plan: &Plan, node: &NodePlan) -> anyhow::Result<()> {

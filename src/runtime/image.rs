@@ -10,8 +10,11 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
-/// The image repository name; the tag is the context's digest.
-pub(crate) const REPOSITORY: &str = "lab-node";
+/// The image repository name (`LAB_IMAGE_REPOSITORY` overrides it, e.g. for a cold-start
+/// benchmark); the tag is the context's digest.
+fn repository() -> String {
+    std::env::var("LAB_IMAGE_REPOSITORY").unwrap_or_else(|_| "lab-node".to_owned())
+}
 
 /// Where a `labnode` command's link goes in a node: Kafka's scripts in `$KAFKA_HOME/bin`,
 /// `hdfs` in Hadoop's, `spark-*` in Spark's, everything else (`jps`, the daemons) in
@@ -172,7 +175,7 @@ pub(crate) fn context(inputs: &Inputs) -> anyhow::Result<BuildContext> {
     let digest = Sha256::digest(&tar);
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
     Ok(BuildContext {
-        tag: format!("{REPOSITORY}:{hex}"),
+        tag: format!("{}:{hex}", repository()),
         tar,
     })
 }

@@ -130,7 +130,7 @@ impl Runtime for ProcessRuntime {
         "process"
     }
 
-    async fn prepare(&self, plan: &Plan) -> anyhow::Result<()> {
+    async fn prepare(&self, plan: &Plan) -> anyhow::Result<String> {
         let inputs = Inputs::locate()?;
         let labnode = fs::canonicalize(&inputs.labnode)?;
         let bin = self.bin_dir(&plan.lab);
@@ -144,7 +144,7 @@ impl Runtime for ProcessRuntime {
             std::os::unix::fs::symlink(&labnode, &link)
                 .with_context(|| format!("cannot link {}", link.display()))?;
         }
-        Ok(())
+        Ok(format!("tools in {}", bin.display()))
     }
 
     async fn create(&self, plan: &Plan, node: &NodePlan) -> anyhow::Result<()> {
