@@ -1,5 +1,5 @@
 //! `start-kafka-zookeeper.sh`: the TP image's helper script. Starts ZooKeeper (our coordinator)
-//! with `$KAFKA_HOME/config/zookeeper.properties`, waits until it answers `ruok`, then Kafka (our
+//! with `$KAFKA_HOME/config/zookeeper.properties`, waits until it opens a session, then Kafka (our
 //! broker) with `$KAFKA_HOME/config/server.properties`, waits until it answers ApiVersions; both
 //! in the background with their output in `$KAFKA_HOME/logs/`. Running it again says what is
 //! already running instead of starting a second copy.
@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use kafka_client::{Connection, ConnectionConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::{kafka_home, props};
@@ -75,7 +74,7 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// True when the service answers on its address: `imok` to `ruok`, or ApiVersions.
+/// True when the service answers on its address: a ZooKeeper session, or ApiVersions.
 /// An error when something else holds the port.
 async fn answers(s: &Service) -> anyhow::Result<bool> {
     if s.command == "broker" {
@@ -90,20 +89,20 @@ async fn answers(s: &Service) -> anyhow::Result<bool> {
             Err(e) => bail!("{} does not answer like a Kafka broker: {e}", s.addr),
         };
     }
-    let Ok(Ok(mut stream)) =
-        tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&s.addr)).await
-    else {
+    if tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(&s.addr))
+        .await
+        .map_or(true, |r| r.is_err())
+    {
         return Ok(false);
-    };
-    stream.write_all(b"ruok").await?;
-    let mut reply = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(3), stream.read_to_end(&mut reply)).await;
-    match read {
-        Ok(Ok(_)) if reply.starts_with(b"imok") => Ok(true),
-        _ => bail!(
-            "{} is in use, but not by a ZooKeeper answering 'ruok'",
-            s.addr
-        ),
+    }
+    // A session handshake, not `ruok`: Kafka's zookeeper.properties does not whitelist the
+    // four-letter words, and ZooKeeper 3.5+ only answers `srvr` by default.
+    let connector = zookeeper_client::Client::connector()
+        .with_connection_timeout(Duration::from_secs(3))
+        .with_session_timeout(Duration::from_secs(6));
+    match tokio::time::timeout(Duration::from_secs(5), connector.connect(&s.addr)).await {
+        Ok(Ok(_session)) => Ok(true),
+        _ => bail!("{} is in use, but not by a ZooKeeper server", s.addr),
     }
 }
 
