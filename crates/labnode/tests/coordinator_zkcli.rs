@@ -67,7 +67,10 @@ fn zkcli_session_commands() {
     for line in expect {
         match out.get(from..).and_then(|rest| rest.find(line)) {
             Some(at) => from += at + line.len(),
-            None => panic!("zkCli output lacks {line:?} (in order):\n{out}\nserver:\n{}", server.stderr()),
+            None => panic!(
+                "zkCli output lacks {line:?} (in order):\n{out}\nserver:\n{}",
+                server.stderr()
+            ),
         }
     }
     assert!(!out.contains("ConnectionLoss"), "{out}");

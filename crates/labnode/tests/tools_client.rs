@@ -2,6 +2,9 @@
 //! real `labnode broker`, judged by an independent client (the rdkafka crate): what one writes
 //! the other reads, and consumer groups share and hand over partitions.
 
+// Test code: a failed unwrap or index is a failed test with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};

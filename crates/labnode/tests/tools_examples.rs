@@ -2,6 +2,9 @@
 //! (kafka-python), run as written against a real `labnode broker`; the group they form is then
 //! described by our `kafka-consumer-groups.sh`.
 
+// Test code: a failed unwrap or index is a failed test with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::io::{BufRead, BufReader};

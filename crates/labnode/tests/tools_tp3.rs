@@ -4,6 +4,9 @@
 //! with outputs, messages and exit codes compared to Kafka's; and cross-checked with independent
 //! clients (kcat, kafka-python, kazoo).
 
+// Test code: a failed unwrap or index is a failed test with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -27,8 +30,7 @@ fn tool(home: &Path, args: &[&str], stdin: &str) -> Output {
         .unwrap()
         .write_all(stdin.as_bytes())
         .unwrap();
-    let out = wait_with_deadline(child, 60);
-    out
+    wait_with_deadline(child, 60)
 }
 
 /// Waits for a child, killing it after `secs` so a hung tool fails the test instead of hanging it.

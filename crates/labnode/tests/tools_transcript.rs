@@ -7,6 +7,9 @@
 //! and is killed by pid at the end; nothing else on the machine is touched (no
 //! `kafka-server-stop.sh`, which stops every broker of the host).
 
+// Test code: a failed unwrap or index is a failed test with its location.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::io::Write;

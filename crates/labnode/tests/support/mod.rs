@@ -454,3 +454,35 @@ pub fn system_command(program: &Path) -> Command {
     c.env_remove("LD_LIBRARY_PATH");
     c
 }
+
+/// Writes the `server.properties` of broker `id` of a cluster (listener on 127.0.0.1:`port`,
+/// data in `<dir>/kafka-logs`, `zookeeper.connect` to 127.0.0.1:`zk_port`, no initial
+/// rebalance delay) followed by `extra` lines.
+pub fn write_cluster_broker_config(dir: &Path, id: i32, port: u16, zk_port: u16, extra: &str) {
+    let text = format!(
+        "broker.id={id}\nlisteners=PLAINTEXT://127.0.0.1:{port}\nlog.dirs={}\n\
+         zookeeper.connect=127.0.0.1:{zk_port}\ngroup.initial.rebalance.delay.ms=0\n{extra}\n",
+        dir.join("kafka-logs").display()
+    );
+    std::fs::write(dir.join("server.properties"), text).unwrap();
+}
+
+/// Starts broker `id` of a cluster whose ZooKeeper listens on `zk_port`, on a fresh port in a
+/// fresh dir; returns the process and the port (restart it with [`restart_broker`]).
+pub fn start_cluster_broker(id: i32, zk_port: u16, extra: &str) -> (Process, u16) {
+    let port = free_port();
+    let dir = tempdir::Dir::new();
+    write_cluster_broker_config(dir.path(), id, port, zk_port, extra);
+    (restart_broker(dir, port), port)
+}
+
+/// Stops a process cleanly (SIGTERM, as `kafka-server-stop.sh`), waits for it, and returns its
+/// directory for a restart.
+pub fn stop(mut process: Process) -> tempdir::Dir {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(process.child.id().to_string())
+        .status();
+    let _ = process.child.wait();
+    process.kill9()
+}
