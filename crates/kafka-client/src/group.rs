@@ -40,12 +40,17 @@ pub struct GroupConfig {
     pub heartbeat_interval: Duration,
     /// `auto.commit.interval.ms` when `enable.auto.commit` is true, else `None`.
     pub auto_commit: Option<Duration>,
+    /// `metadata.max.age.ms`: how often the partition counts of the subscribed topics are read
+    /// again; a topic that appears or grows makes the group rebalance.
+    pub metadata_max_age: Duration,
     /// Fetch settings (and `auto.offset.reset` for partitions without a committed offset).
     pub consumer: ConsumerConfig,
 }
 
 impl GroupConfig {
-    /// Defaults like the Java client's: 45 s session, 3 s heartbeats, auto-commit every 5 s.
+    /// Defaults like the Java client's (45 s session, 3 s heartbeats, auto-commit every 5 s),
+    /// except partition counts, re-read every 5 s rather than 5 min so a lab's new topic is
+    /// picked up while students watch.
     pub fn new(group_id: impl Into<String>) -> Self {
         GroupConfig {
             group_id: group_id.into(),
@@ -53,6 +58,7 @@ impl GroupConfig {
             rebalance_timeout: Duration::from_secs(300),
             heartbeat_interval: Duration::from_secs(3),
             auto_commit: Some(Duration::from_secs(5)),
+            metadata_max_age: Duration::from_secs(5),
             consumer: ConsumerConfig::default(),
         }
     }
@@ -295,6 +301,9 @@ pub struct GroupConsumer {
     heartbeats: Option<Heartbeats>,
     last_commit: Instant,
     committed: BTreeMap<TopicPartition, i64>,
+    /// Partition count of each subscribed topic when we last joined (0: no such topic).
+    partition_counts: BTreeMap<String, usize>,
+    last_metadata_check: Instant,
 }
 
 impl GroupConsumer {
@@ -314,6 +323,8 @@ impl GroupConsumer {
             heartbeats: None,
             last_commit: Instant::now(),
             committed: BTreeMap::new(),
+            partition_counts: BTreeMap::new(),
+            last_metadata_check: Instant::now(),
         };
         this.join().await?;
         Ok(this)
@@ -336,6 +347,9 @@ impl GroupConsumer {
 
     /// Fetches the next records; rejoins first if the group rebalanced, and auto-commits when due.
     pub async fn poll(&mut self) -> Result<Vec<ConsumerRecord>> {
+        if self.last_metadata_check.elapsed() >= self.config.metadata_max_age {
+            self.check_partition_counts().await;
+        }
         if self
             .heartbeats
             .as_ref()
@@ -353,6 +367,41 @@ impl GroupConsumer {
             tracing::warn!("auto-commit failed: {e}");
         }
         self.consumer.poll().await
+    }
+
+    /// The partition count of each subscribed topic, as the cluster says now.
+    async fn partition_counts(&self) -> Result<BTreeMap<String, usize>> {
+        let metadata = self
+            .client
+            .refresh_metadata(Some(&self.topics), false)
+            .await?;
+        Ok(self
+            .topics
+            .iter()
+            .map(|t| {
+                let n = metadata
+                    .topics
+                    .get(t)
+                    .filter(|m| m.error_code == 0)
+                    .map_or(0, |m| m.partitions.len());
+                (t.clone(), n)
+            })
+            .collect())
+    }
+
+    /// Asks for a rebalance when a subscribed topic appeared or gained partitions since we joined.
+    async fn check_partition_counts(&mut self) {
+        self.last_metadata_check = Instant::now();
+        match self.partition_counts().await {
+            Ok(now) if now != self.partition_counts => {
+                tracing::info!(group = %self.config.group_id, before = ?self.partition_counts, ?now, "partitions changed, rebalancing");
+                if let Some(h) = &self.heartbeats {
+                    h.rejoin.store(true, Ordering::Relaxed);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!("metadata refresh failed: {e}"),
+        }
     }
 
     /// Commits the current position of every owned partition (what has been returned by `poll`).
@@ -418,6 +467,9 @@ impl GroupConsumer {
     /// Joins (or rejoins) the group until it has a generation and an assignment.
     async fn join(&mut self) -> Result<()> {
         self.heartbeats = None;
+        // Read before joining, so a topic created during the join shows as a change afterwards.
+        self.partition_counts = self.partition_counts().await?;
+        self.last_metadata_check = Instant::now();
         let mut attempts = 0;
         loop {
             attempts += 1;

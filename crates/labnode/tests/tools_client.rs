@@ -252,3 +252,47 @@ async fn group_members_share_partitions_commit_and_hand_over() {
     );
     b.close().await.unwrap();
 }
+
+/// A job started before its topic exists (the stream job launched before the first producer)
+/// gets the topic's partitions once it is created.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_picks_up_a_topic_created_after_it_joined() {
+    let (broker, port) = support::start_broker("auto.create.topics.enable=false");
+    let mut config = GroupConfig::new("early");
+    config.metadata_max_age = Duration::from_millis(200);
+    config.heartbeat_interval = Duration::from_millis(200);
+    config.consumer.auto_offset_reset = OffsetReset::Earliest;
+    config.consumer.max_wait = Duration::from_millis(100);
+    let mut member = GroupConsumer::subscribe(client(port).await, config, vec!["later".into()])
+        .await
+        .unwrap();
+    assert!(member.assignment().is_empty());
+    assert!(member.poll().await.unwrap().is_empty());
+
+    let ours = client(port).await;
+    create(&ours, "later", 2).await;
+    let mut producer = Producer::new(ours.clone(), ProducerConfig::default())
+        .await
+        .unwrap();
+    for p in 0..2 {
+        producer
+            .send(ProducerRecord::new("later", format!("to {p}")).with_partition(p))
+            .await
+            .unwrap();
+    }
+    producer.flush().await.unwrap();
+    let mut got = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "got {got:?}: {}",
+            broker.stderr()
+        );
+        for r in member.poll().await.unwrap() {
+            got.insert(String::from_utf8(r.value.unwrap().to_vec()).unwrap());
+        }
+    }
+    assert_eq!(member.assignment().len(), 2);
+    member.close().await.unwrap();
+}
