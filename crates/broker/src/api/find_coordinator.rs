@@ -23,26 +23,35 @@ pub(super) async fn handle(
     } else {
         ResponseError::CoordinatorNotAvailable.code()
     };
+    // In a cluster the group's coordinator may be another broker (cluster::groups).
+    let locate = |key: &str| {
+        crate::cluster::groups::coordinator(broker, key, &me.name).map_or(
+            (broker.config.broker_id, me.host.clone(), me.port),
+            |(id, e)| (id, e.host, e.port),
+        )
+    };
     let mut response = FindCoordinatorResponse::default();
     if version >= 4 {
         response.coordinators = request
             .coordinator_keys
             .into_iter()
             .map(|key| {
+                let (id, host, port) = locate(key.as_str());
                 let mut c = Coordinator::default();
                 c.key = key;
-                c.node_id = BrokerId(broker.config.broker_id);
-                c.host = text(&me.host);
-                c.port = i32::from(me.port);
+                c.node_id = BrokerId(id);
+                c.host = text(&host);
+                c.port = i32::from(port);
                 c.error_code = error;
                 c
             })
             .collect();
     } else {
+        let (id, host, port) = locate(request.key.as_str());
         response.error_code = error;
-        response.node_id = BrokerId(broker.config.broker_id);
-        response.host = text(&me.host);
-        response.port = i32::from(me.port);
+        response.node_id = BrokerId(id);
+        response.host = text(&host);
+        response.port = i32::from(port);
     }
     response
 }

@@ -20,7 +20,7 @@ pub(super) async fn handle(
         response.error_code = ResponseError::TransactionalIdAuthorizationFailed.code();
         return response;
     }
-    match session.broker.producer_ids.allocate() {
+    match crate::cluster::producer_ids::allocate(&session.broker).await {
         Ok(id) => {
             response.producer_id = ProducerId(id);
             response.producer_epoch = 0;

@@ -36,10 +36,17 @@ pub(super) async fn handle(
             .map(|p| (p.name.to_string(), p.metadata))
             .collect(),
     };
-    let pending = session
-        .broker
-        .groups
-        .with_group(request.group_id.as_str(), |g| g.join(join, Instant::now()));
+    let pending = match crate::cluster::groups::check_coordinator(&session.broker, request.group_id.as_str()) {
+        Err(error) => Err(JoinOutcome {
+            error,
+            generation: -1,
+            ..JoinOutcome::default()
+        }),
+        Ok(()) => session
+            .broker
+            .groups
+            .with_group(request.group_id.as_str(), |g| g.join(join, Instant::now())),
+    };
     let outcome = match pending {
         Ok(rx) => rx.await.unwrap_or_else(|_| JoinOutcome {
             error: kafka_protocol::ResponseError::UnknownMemberId.code(),

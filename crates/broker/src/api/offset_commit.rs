@@ -19,13 +19,16 @@ pub(super) async fn handle(
 ) -> OffsetCommitResponse {
     let broker = &session.broker;
     let group = request.group_id.as_str();
-    let member_error = broker.groups.with_group(group, |g| {
-        g.check_commit(
-            request.member_id.as_str(),
-            request.generation_id_or_member_epoch,
-            Instant::now(),
-        )
-    });
+    let member_error = match crate::cluster::groups::check_coordinator(broker, group) {
+        Err(code) => code,
+        Ok(()) => broker.groups.with_group(group, |g| {
+            g.check_commit(
+                request.member_id.as_str(),
+                request.generation_id_or_member_epoch,
+                Instant::now(),
+            )
+        }),
+    };
     let mut commits = Vec::new();
     let mut response = OffsetCommitResponse::default();
     for topic in request.topics {
@@ -60,8 +63,18 @@ pub(super) async fn handle(
         out.topic_id = topic.topic_id;
         response.topics.push(out);
     }
+    let in_cluster = match crate::cluster::groups::commit(broker, group, &commits).await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(format!("ZooKeeper: {e}")),
+    };
     if !commits.is_empty()
-        && let Err(e) = broker.groups.offsets.commit(group, commits)
+        && let Err(e) = in_cluster.and_then(|()| {
+            broker
+                .groups
+                .offsets
+                .commit(group, commits)
+                .map_err(|e| e.to_string())
+        })
     {
         tracing::error!("group {group}: offsets not stored: {e}");
         for t in &mut response.topics {

@@ -16,6 +16,12 @@ pub(super) async fn handle(
     version: i16,
     request: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
+    let groups: Vec<String> = if version >= 8 {
+        request.groups.iter().map(|g| g.group_id.to_string()).collect()
+    } else {
+        vec![request.group_id.to_string()]
+    };
+    crate::cluster::groups::load(&session.broker, &groups).await;
     let store = &session.broker.groups.offsets;
     let mut response = OffsetFetchResponse::default();
     if version >= 8 {

@@ -19,23 +19,29 @@ pub(super) async fn handle(
         .into_iter()
         .map(|a| (a.member_id.to_string(), a.assignment))
         .collect();
-    let pending = session
-        .broker
-        .groups
-        .with_existing(request.group_id.as_str(), |g| {
-            g.sync(
-                request.member_id.as_str(),
-                request.generation_id,
-                assignments,
-                Instant::now(),
-            )
-        })
-        .unwrap_or_else(|| {
-            Err(SyncOutcome {
-                error: kafka_protocol::ResponseError::UnknownMemberId.code(),
-                ..SyncOutcome::default()
+    let pending = match crate::cluster::groups::check_coordinator(&session.broker, request.group_id.as_str()) {
+        Err(error) => Err(SyncOutcome {
+            error,
+            ..SyncOutcome::default()
+        }),
+        Ok(()) => session
+            .broker
+            .groups
+            .with_existing(request.group_id.as_str(), |g| {
+                g.sync(
+                    request.member_id.as_str(),
+                    request.generation_id,
+                    assignments,
+                    Instant::now(),
+                )
             })
-        });
+            .unwrap_or_else(|| {
+                Err(SyncOutcome {
+                    error: kafka_protocol::ResponseError::UnknownMemberId.code(),
+                    ..SyncOutcome::default()
+                })
+            }),
+    };
     let outcome = match pending {
         Ok(rx) => rx.await.unwrap_or_else(|_| SyncOutcome {
             error: kafka_protocol::ResponseError::RebalanceInProgress.code(),

@@ -22,7 +22,9 @@
 pub(crate) mod assignment;
 pub(crate) mod controller;
 pub(crate) mod fetcher;
+pub(crate) mod groups;
 pub(crate) mod leader;
+pub(crate) mod producer_ids;
 pub(crate) mod requests;
 pub(crate) mod session;
 pub(crate) mod sync;
@@ -131,6 +133,8 @@ pub(crate) struct Cluster {
     known: Mutex<HashSet<String>>,
     /// The cluster id kept in `/cluster/id` (the first broker's own id wins).
     pub(crate) cluster_id: std::sync::OnceLock<String>,
+    /// The block of producer ids this broker hands out.
+    pub(crate) producer_ids: producer_ids::Reserved,
 }
 
 /// How often the cluster state is read and acted on.
@@ -160,6 +164,7 @@ impl Cluster {
             progress: watch::Sender::new(0),
             known: Mutex::new(HashSet::new()),
             cluster_id: std::sync::OnceLock::new(),
+            producer_ids: producer_ids::Reserved::default(),
         }))
     }
 
