@@ -151,6 +151,37 @@ fn measure(case: &Case, volume: u64) -> Measured {
     }
 }
 
+/// Appends each followed by a `flush` (what acks=all with per-request durability costs)
+/// against a `write` + `fdatasync` of the same buffer. Returns (log, anchor) per operation.
+fn measure_durable(case: &Case, appends: u32) -> (Duration, Duration) {
+    let (buffer, _) = produce_buffer(case);
+    let (mut log_runs, mut anchor_runs) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path().join("anchor.bin"))
+            .expect("anchor file");
+        let t = Instant::now();
+        for _ in 0..appends {
+            file.write_all(&buffer).expect("write");
+            file.sync_data().expect("sync");
+        }
+        anchor_runs.push(t.elapsed() / appends);
+
+        let mut log =
+            PartitionLog::open(&dir.path().join("log"), LogConfig::default()).expect("open");
+        let t = Instant::now();
+        for _ in 0..appends {
+            log.append(&buffer, 0).expect("append");
+            log.flush().expect("flush");
+        }
+        log_runs.push(t.elapsed() / appends);
+    }
+    (median(log_runs), median(anchor_runs))
+}
+
 fn main() {
     let mut args = std::env::args().skip_while(|a| a != "--mib").skip(1);
     let mib: u64 = args.next().and_then(|v| v.parse().ok()).unwrap_or(128);
@@ -204,4 +235,13 @@ fn main() {
             );
         }
     }
+    let case = &cases[0];
+    let (log, anchor) = measure_durable(case, 200);
+    println!(
+        "\nappend + flush of one {} kB batch: log {:.0} us/op, anchor write+fdatasync {:.0} us/op, ratio {:.2}",
+        case.batch_bytes / 1000,
+        log.as_secs_f64() * 1e6,
+        anchor.as_secs_f64() * 1e6,
+        anchor.as_secs_f64() / log.as_secs_f64()
+    );
 }

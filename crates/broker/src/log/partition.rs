@@ -401,8 +401,9 @@ impl PartitionLog {
     }
 
     /// Moves the high watermark (clamped to `[log_start_offset, log_end_offset]`). It is
-    /// written to the offsets checkpoint by the next [`flush`](Self::flush) or
-    /// [`checkpoint`](Self::checkpoint), and clamped again on open.
+    /// persisted by [`checkpoint`](Self::checkpoint) (call it periodically, as Kafka does every
+    /// 5 s), by a flush that rewrites the checkpoint, and on close; on open it is clamped to
+    /// the recovered log, so a stale value is safe.
     pub fn set_high_watermark(&mut self, high_watermark: i64) {
         self.high_watermark = high_watermark.clamp(self.log_start_offset, self.log_end_offset());
     }
@@ -624,9 +625,12 @@ impl PartitionLog {
         self.sealed.len() + 1
     }
 
-    /// Makes everything appended so far durable (fsync of log and index files), then writes
-    /// the offsets checkpoint with the log end as the new recovery point. Never called by
-    /// `append`: when to pay for it (acks=all, an interval, shutdown) is the caller's choice.
+    /// Makes everything appended so far durable (fdatasync of the log files with unsynced
+    /// data, and of sealed segments' indexes); the log end becomes the recovery point. Never
+    /// called by `append`: when to pay for it (acks=all, an interval, shutdown) is the
+    /// caller's choice. Usually one fdatasync: the offsets checkpoint is rewritten only when
+    /// that changes what recovery trusts (a newly sealed segment became durable, or the log
+    /// start moved), since recovery scans the whole active segment anyway.
     pub fn flush(&mut self) -> Result<(), LogError> {
         for segment in self
             .sealed
@@ -636,11 +640,17 @@ impl PartitionLog {
             segment.flush(true)?;
         }
         self.recovery_point = self.log_end_offset();
-        self.checkpoint()
+        let (_, saved_start, saved_recovery_point) = self.checkpointed;
+        if saved_recovery_point < self.active.base_offset() || saved_start != self.log_start_offset
+        {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     /// Writes the offsets checkpoint (high watermark, log start, recovery point) if any of them
-    /// changed since it was last written. Cheap to call often.
+    /// changed since it was last written (a small file replaced by rename, no fsync unless
+    /// the log start moved).
     pub fn checkpoint(&mut self) -> Result<(), LogError> {
         let current = (
             self.high_watermark,
@@ -681,12 +691,13 @@ impl PartitionLog {
 }
 
 impl Drop for PartitionLog {
-    /// A clean stop: everything is flushed, so the next open trusts all but the last segment.
+    /// A clean stop: everything is flushed and checkpointed (high watermark included), so the
+    /// next open trusts all but the last segment.
     fn drop(&mut self) {
         if self.deleted {
             return;
         }
-        if let Err(e) = self.flush() {
+        if let Err(e) = self.flush().and_then(|()| self.checkpoint()) {
             tracing::warn!(dir = %self.dir.display(), "flush on close failed: {e}");
         }
     }

@@ -65,7 +65,7 @@ pub(crate) struct Segment {
 impl Segment {
     /// Opens (or creates) the log file of the segment at `base_offset` in `dir`; its index
     /// files are opened when first written. The in-memory state is empty: follow with [`load`](Self::load),
-    /// [`recover`](Self::recover) or [`reset`](Self::reset).
+    /// [`recover`](Self::recover) or [`clear`](Self::clear).
     pub(crate) fn open(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Self, LogError> {
         let log_path = dir.join(file_name(base_offset, "log"));
         let log = OpenOptions::new()
@@ -110,7 +110,7 @@ impl Segment {
     /// Empties the segment (files and state), keeping its base offset.
     pub(crate) fn clear(&mut self) -> Result<(), LogError> {
         self.log.set_len(0).io("truncate", &self.log_path)?;
-        self.reset_indexes_only()
+        self.reset_state()
     }
 
     /// Trusts the log file of a segment that ends at `next_offset` (the next segment's base
@@ -155,7 +155,7 @@ impl Segment {
         mut on_batch: impl FnMut(&BatchHeader),
     ) -> Result<u64, LogError> {
         let file_len = self.log.metadata().io("stat", &self.log_path)?.len();
-        self.reset_indexes_only()?;
+        self.reset_state()?;
         let mut buf = Vec::new();
         let mut position = 0u64;
         let problem = loop {
@@ -228,7 +228,6 @@ impl Segment {
                 "recovery: {reason}; truncating the segment there"
             );
             self.log.set_len(self.size).io("truncate", &self.log_path)?;
-            self.unsynced = true;
         }
         // The index files were rewritten: the next flush makes them durable.
         self.unsynced = true;
@@ -237,8 +236,8 @@ impl Segment {
         Ok(truncated)
     }
 
-    /// Empties the in-memory state and the index files, keeping the log file.
-    fn reset_indexes_only(&mut self) -> Result<(), LogError> {
+    /// Empties the index files and the in-memory state, keeping the log file as it is.
+    fn reset_state(&mut self) -> Result<(), LogError> {
         self.offsets.reset()?;
         self.times.reset()?;
         self.size = 0;

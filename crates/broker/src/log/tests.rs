@@ -703,3 +703,36 @@ fn max_timestamp_finds_the_newest_record() {
     fill(&mut log, 10, 3);
     assert_eq!(log.max_timestamp().unwrap(), Some((32, 5002)));
 }
+
+#[test]
+fn an_append_larger_than_a_segment_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    let mut big = Vec::new();
+    while big.len() <= 1024 {
+        big.extend(batch(5, 0));
+    }
+    let err = log.append(&big, 0).unwrap_err();
+    assert!(
+        matches!(err, LogError::RecordListTooLarge { max: 1024, .. }),
+        "{err}"
+    );
+    assert_eq!(err.kafka_error_code(), 18);
+    assert_eq!(log.log_end_offset(), 0);
+}
+
+#[test]
+fn a_checkpointed_high_watermark_survives_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+        fill(&mut log, 5, 2);
+        log.set_high_watermark(6);
+        log.checkpoint().unwrap();
+        log.set_high_watermark(10);
+        std::mem::forget(log); // a crash: the last high watermark was never checkpointed
+    }
+    let log = PartitionLog::open(dir.path(), LogConfig::default()).unwrap();
+    assert_eq!(log.high_watermark(), 6);
+    assert_eq!(log.log_end_offset(), 10);
+}
