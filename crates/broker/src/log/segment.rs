@@ -139,6 +139,14 @@ impl Segment {
         if !(offsets_ok && times_ok && complete) {
             return Ok(false);
         }
+        // Spot check: the last indexed position must hold the batch the entry names.
+        if let Some(last) = self.offsets.last() {
+            let expected = self.base_offset + i64::from(last.relative_offset);
+            match self.header_at(u64::from(last.position)) {
+                Ok(header) if header.last_offset() == expected => {}
+                _ => return Ok(false),
+            }
+        }
         if let Some(last) = self.times.last() {
             self.max_timestamp = last.timestamp;
             self.offset_of_max_timestamp = self.base_offset + i64::from(last.relative_offset);
