@@ -28,12 +28,18 @@
 //! (a follower's [`PartitionLog::append_as_follower`], [`PartitionLog::truncate_to`],
 //! [`PartitionLog::leader_epoch_end_offset`]) needs no format change.
 //!
-//! API shape, relative to the first sketch of issue 3: `append_at` takes the clock explicitly
-//! (`append` uses the wall clock); `delete_records_before` returns the new log start;
-//! `LogConfig::timestamp_type` selects `LogAppendTime`; [`LogError::kafka_error_code`] maps
-//! each error to the code a response carries; [`batch`] exposes [`BatchHeader`] and
-//! [`Batches`] so the protocol layer can read producer ids and sequences without decoding.
-//! Concurrency is the caller's: `read` takes `&self`, every change `&mut self`.
+//! API shape, relative to the first sketch of issue 3 (additions only since the first commit):
+//! `append_at` takes the clock explicitly (`append` uses the wall clock);
+//! `delete_records_before` returns the new log start; `LogConfig::timestamp_type` selects
+//! `LogAppendTime`; [`LogError::kafka_error_code`] maps each error to the code a response
+//! carries; [`batch`] exposes [`BatchHeader`] and [`Batches`] so the protocol layer reads
+//! producer ids and sequences without decoding; [`PartitionLog::batch_headers`] walks stored
+//! headers without reading records (rebuilding producer state on start);
+//! [`PartitionLog::max_timestamp`] answers ListOffsets -3; [`PartitionLog::checkpoint`]
+//! persists the high watermark (call it periodically), [`PartitionLog::close`] is a clean
+//! stop that reports errors, [`PartitionLog::assign_epoch`] records a new leader's epoch.
+//! The caller runs [`PartitionLog::enforce_retention`] periodically (Kafka checks every
+//! 5 minutes). Concurrency is the caller's: `read` takes `&self`, every change `&mut self`.
 
 pub mod batch;
 mod checkpoint;

@@ -61,7 +61,8 @@ pub struct PartitionLog {
     /// The values last written to the offsets checkpoint.
     checkpointed: (i64, i64, i64),
     epochs: LeaderEpochCache,
-    deleted: bool,
+    /// Set by `close` and `delete`, so `Drop` has nothing left to do.
+    closed: bool,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -136,7 +137,7 @@ impl PartitionLog {
             recovery_point: recovery_point.clamp(log_start_offset, log_end),
             checkpointed: saved.unwrap_or((-1, -1, -1)),
             epochs,
-            deleted: false,
+            closed: false,
         };
         let trimmed_end = log.epochs.truncate_from_end(log_end + 1);
         let trimmed_start = log.epochs.truncate_from_start(log_start_offset);
@@ -683,9 +684,17 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// A clean stop that reports errors (dropping the log does the same, logging them):
+    /// flushes everything and writes the offsets checkpoint.
+    pub fn close(mut self) -> Result<(), LogError> {
+        self.closed = true;
+        self.flush()?;
+        self.checkpoint()
+    }
+
     /// Removes the whole partition directory (DeleteTopics).
     pub fn delete(mut self) -> Result<(), LogError> {
-        self.deleted = true;
+        self.closed = true;
         std::fs::remove_dir_all(&self.dir).io("remove directory", &self.dir)
     }
 }
@@ -694,7 +703,7 @@ impl Drop for PartitionLog {
     /// A clean stop: everything is flushed and checkpointed (high watermark included), so the
     /// next open trusts all but the last segment.
     fn drop(&mut self) {
-        if self.deleted {
+        if self.closed {
             return;
         }
         if let Err(e) = self.flush().and_then(|()| self.checkpoint()) {
@@ -768,7 +777,9 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        if name.ends_with(".tmp") {
+        if name == format!("{OFFSETS_CHECKPOINT}.tmp")
+            || name == format!("{}.tmp", super::epoch::FILE_NAME)
+        {
             super::index::remove_if_exists(&path)?;
             continue;
         }

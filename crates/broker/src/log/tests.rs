@@ -770,3 +770,15 @@ fn an_index_pointing_at_the_wrong_batch_is_rebuilt() {
     let rebuilt = std::fs::read(&index).unwrap();
     assert_eq!(&rebuilt[at..], &position.to_be_bytes());
 }
+
+#[test]
+fn close_persists_everything_and_leaves_no_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    fill(&mut log, 20, 2);
+    log.set_high_watermark(33);
+    log.close().unwrap();
+    assert!(segment_files(dir.path(), "tmp").is_empty());
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!((log.high_watermark(), log.log_end_offset()), (33, 40));
+}
