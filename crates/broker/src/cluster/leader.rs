@@ -75,6 +75,8 @@ pub(crate) fn become_leader(
         && l.epoch == state.leader_epoch
     {
         if zk_version > l.zk_version {
+            // A follower taken out (by the controller, on its loss) must fetch again to return.
+            l.followers.retain(|r, _| state.isr.contains(r));
             l.isr.clone_from(&state.isr);
             l.zk_version = zk_version;
         }
@@ -186,8 +188,9 @@ impl LeaderState {
         }
     }
 
-    /// The ISR this round should write: laggards out, caught-up followers in.
-    fn wanted_isr(&self, me: i32, lag_max: std::time::Duration) -> Vec<i32> {
+    /// The ISR this round should write: laggards out, caught-up followers in (only registered
+    /// brokers: a stopped one is not brought back by its last fetches).
+    fn wanted_isr(&self, me: i32, lag_max: std::time::Duration, live: &[i32]) -> Vec<i32> {
         let now = Instant::now();
         let hw = self.partition.lock().log.high_watermark();
         let mut isr: Vec<i32> = self
@@ -201,7 +204,7 @@ impl LeaderState {
             })
             .collect();
         for r in &self.replicas {
-            if isr.contains(r) || *r == me {
+            if isr.contains(r) || *r == me || !live.contains(r) {
                 continue;
             }
             if let Some(p) = self.followers.get(r)
@@ -221,13 +224,14 @@ impl LeaderState {
 
 /// Writes the ISR changes of every partition led here.
 pub(crate) async fn maintain_isr(cluster: &Cluster, client: &zk::Client) {
+    let live: Vec<i32> = cluster.with_view(|v| v.brokers.keys().copied().collect());
     let changes: Vec<(PartitionKey, PartitionStateZnode, i32)> = {
         let roles = cluster.roles();
         roles
             .iter()
             .filter_map(|(k, role)| {
                 let Role::Leader(l) = role else { return None };
-                let wanted = l.wanted_isr(cluster.me, cluster.lag_max);
+                let wanted = l.wanted_isr(cluster.me, cluster.lag_max, &live);
                 let mut sorted_old = l.isr.clone();
                 sorted_old.sort_unstable();
                 let mut sorted_new = wanted.clone();

@@ -82,6 +82,14 @@ pub(crate) async fn replicate(
             return Err(ResponseError::NotLeaderOrFollower.code());
         }
         if partition.lock().log.high_watermark() >= end {
+            // Committed, but by fewer replicas than asked for if the ISR shrank meanwhile.
+            let isr = match cluster.roles().get(&key) {
+                Some(Role::Leader(l)) => i32::try_from(l.isr.len()).unwrap_or(i32::MAX),
+                _ => 0,
+            };
+            if isr < cluster.min_insync_for(topic) {
+                return Err(ResponseError::NotEnoughReplicasAfterAppend.code());
+            }
             return Ok(());
         }
         if tokio::time::timeout_at(deadline, progress.changed())
