@@ -543,9 +543,10 @@ pub fn reply(xid: i32, zxid: i64, err: i32) -> Writer {
     w
 }
 
-/// A watch notification frame (`xid -1` and a `WatcherEvent`).
-pub fn notification(zxid: i64, event: EventType, path: &str) -> Vec<u8> {
-    let mut w = reply(xid::NOTIFICATION, zxid, 0);
+/// A watch notification frame: `xid -1`, zxid -1 (as ZooKeeper 3.8 sends them) and a
+/// `WatcherEvent`.
+pub fn notification(event: EventType, path: &str) -> Vec<u8> {
+    let mut w = reply(xid::NOTIFICATION, -1, 0);
     w.int(event as i32).int(STATE_SYNC_CONNECTED).string(path);
     w.finish_frame()
 }
@@ -554,7 +555,8 @@ pub fn notification(zxid: i64, event: EventType, path: &str) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    /// What kazoo 2.11 sends first (timeout 10000 ms, new session), captured on the wire.
+    /// What kazoo 2.11 sends first (timeout 10000 ms, new session), captured on the wire
+    /// (without its length prefix, 45).
     const KAZOO_CONNECT: [u8; 45] = [
         0, 0, 0, 0, // protocolVersion
         0, 0, 0, 0, 0, 0, 0, 0, // lastZxidSeen
@@ -583,28 +585,45 @@ mod tests {
         assert_eq!(frame, expected);
     }
 
+    /// zkCli.sh 3.8 `create /golden x`, captured between it and Apache ZooKeeper.
+    const ZKCLI_CREATE: [u8; 59] = [
+        0, 0, 0, 55, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 7, 47, 103, 111, 108, 100, 101, 110, 0, 0, 0,
+        1, 120, 0, 0, 0, 1, 0, 0, 0, 31, 0, 0, 0, 5, 119, 111, 114, 108, 100, 0, 0, 0, 6, 97, 110,
+        121, 111, 110, 101, 0, 0, 0, 0,
+    ];
+
+    /// zkCli.sh 3.8 `get -w /golden`, captured likewise.
+    const ZKCLI_GET_WATCH: [u8; 24] = [
+        0, 0, 0, 20, 0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 7, 47, 103, 111, 108, 100, 101, 110, 1,
+    ];
+
+    /// What Apache ZooKeeper 3.8 sent zkCli when `set /golden y` fired that watch.
+    const ZOOKEEPER_NOTIFICATION: [u8; 39] = [
+        0, 0, 0, 35, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 0, 0, 0, 0, 0, 0,
+        0, 3, 0, 0, 0, 3, 0, 0, 0, 7, 47, 103, 111, 108, 100, 101, 110,
+    ];
+
     #[test]
-    fn create_request_golden_bytes() {
-        // zkCli `create /a x`: xid 1, op 1, "/a", "x", [world:anyone cdrwa], flags 0.
-        let mut body = vec![
-            0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, b'/', b'a', 0, 0, 0, 1, b'x',
-        ];
-        body.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 31, 0, 0, 0, 5]);
-        body.extend_from_slice(b"world");
-        body.extend_from_slice(&[0, 0, 0, 6]);
-        body.extend_from_slice(b"anyone");
-        body.extend_from_slice(&[0, 0, 0, 0]);
-        let env = Envelope::decode(&body).unwrap();
+    fn zkcli_requests_golden_bytes() {
+        let env = Envelope::decode(&ZKCLI_CREATE[4..]).unwrap();
         assert_eq!(env.xid, 1);
         assert_eq!(
             env.request,
             Request::Write(WriteOp::Create {
-                path: "/a".into(),
+                path: "/golden".into(),
                 data: b"x".to_vec(),
                 acl: vec![Acl::world(perm::ALL)],
                 flags: 0,
                 with_stat: false,
             })
+        );
+        let env = Envelope::decode(&ZKCLI_GET_WATCH[4..]).unwrap();
+        assert_eq!(
+            env.request,
+            Request::GetData {
+                path: "/golden".into(),
+                watch: true
+            }
         );
     }
 
@@ -635,12 +654,8 @@ mod tests {
 
     #[test]
     fn notification_golden_bytes() {
-        let frame = notification(-1, EventType::NodeDeleted, "/x");
-        let expected = vec![
-            0, 0, 0, 30, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
-            0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 2, b'/', b'x',
-        ];
-        assert_eq!(frame, expected);
+        let frame = notification(EventType::NodeDataChanged, "/golden");
+        assert_eq!(frame, ZOOKEEPER_NOTIFICATION);
     }
 
     #[test]

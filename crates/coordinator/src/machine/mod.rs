@@ -188,14 +188,13 @@ impl Machine {
 
     /// Attaches a connection to a session, closing the connection that served it before.
     fn bind(&mut self, conn: ConnId, session: i64, step: &mut Step) {
-        if let Some(s) = self.sessions.get_mut(session) {
-            if let Some(old) = s.conn.replace(conn)
-                && old != conn
-            {
-                self.conns.remove(&old);
-                self.watches.remove_conn(old);
-                step.out.push(Out::Close(old));
-            }
+        if let Some(s) = self.sessions.get_mut(session)
+            && let Some(old) = s.conn.replace(conn)
+            && old != conn
+        {
+            self.conns.remove(&old);
+            self.watches.remove_conn(old);
+            step.out.push(Out::Close(old));
         }
         self.conns.insert(conn, session);
     }
@@ -280,7 +279,7 @@ impl Machine {
         });
         let txn = self.next_txn(time, TxnKind::CloseSession { session });
         let events = self.apply(&txn, 0);
-        self.notify(&events, txn.zxid, step);
+        self.notify(&events, step);
         step.txns.push(txn);
         conn
     }
@@ -349,11 +348,11 @@ impl Machine {
     }
 
     /// Turns watch events into notification frames, queued before whatever follows.
-    fn notify(&mut self, events: &[(String, EventType)], zxid: i64, step: &mut Step) {
+    fn notify(&mut self, events: &[(String, EventType)], step: &mut Step) {
         for (path, event) in events {
             for conn in self.watches.trigger(path, *event) {
                 step.out
-                    .push(Out::Frame(conn, proto::notification(zxid, *event, path)));
+                    .push(Out::Frame(conn, proto::notification(*event, path)));
             }
         }
     }

@@ -135,7 +135,7 @@ impl Machine {
         let rel = sw.relative_zxid;
         let fire = |event: EventType, path: &str, step: &mut Step| {
             step.out
-                .push(Out::Frame(conn, proto::notification(-1, event, path)));
+                .push(Out::Frame(conn, proto::notification(event, path)));
         };
         for path in &sw.data {
             match self.tree.get(path) {

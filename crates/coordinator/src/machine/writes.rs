@@ -38,7 +38,7 @@ impl Machine {
         match self.apply_op(session, write, &probe, &mut changes, &mut events) {
             Ok(done) => {
                 self.zxid = txn_zxid;
-                self.notify(&events, txn_zxid, step);
+                self.notify(&events, step);
                 let mut w = proto::reply(xid, txn_zxid, 0);
                 write_done(&mut w, write, &done);
                 step.out.push(Out::Frame(conn, w.finish_frame()));
@@ -103,7 +103,7 @@ impl Machine {
             }
         } else {
             self.zxid = txn_zxid;
-            self.notify(&events, txn_zxid, step);
+            self.notify(&events, step);
             w = proto::reply(xid, txn_zxid, 0);
             for (write, done) in ops.iter().zip(&results) {
                 w.int(write.op()).boolean(false).int(0);
