@@ -123,7 +123,14 @@ impl Consumer {
             tokio::time::sleep(self.config.max_wait).await;
             return Ok(Vec::new());
         }
-        self.resolve_positions().await?;
+        match self.resolve_positions().await {
+            Ok(()) => {}
+            Err(e) if e.is_retriable() => {
+                tracing::debug!("positions unknown, will retry: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e),
+        }
         let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i64)>> = BTreeMap::new();
         for (tp, pos) in &self.positions {
             let Some(pos) = *pos else { continue };
@@ -135,6 +142,11 @@ impl Consumer {
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if by_leader.is_empty() {
+            // Nothing fetchable yet (leaders unknown, positions unresolved): do not spin.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            return Ok(Vec::new());
         }
         let mut tasks = JoinSet::new();
         for (leader, parts) in by_leader {

@@ -119,7 +119,10 @@ impl Error {
     pub fn is_retriable(&self) -> bool {
         match self {
             Error::Broker { error, .. } => error.is_retriable(),
-            Error::Io { .. } | Error::Connect { .. } | Error::Timeout { .. } => true,
+            Error::Io { .. }
+            | Error::Connect { .. }
+            | Error::Timeout { .. }
+            | Error::NoBroker { .. } => true,
             Error::NoLeader { .. } => true,
             _ => false,
         }

@@ -346,6 +346,8 @@ impl GroupConsumer {
     }
 
     /// Fetches the next records; rejoins first if the group rebalanced, and auto-commits when due.
+    /// While the group cannot be joined (coordinator moving, broker restarting) it returns no
+    /// records after a short pause, and tries again on the next call.
     pub async fn poll(&mut self) -> Result<Vec<ConsumerRecord>> {
         if self.last_metadata_check.elapsed() >= self.config.metadata_max_age {
             self.check_partition_counts().await;
@@ -355,10 +357,22 @@ impl GroupConsumer {
             .as_ref()
             .is_none_or(|h| h.rejoin.load(Ordering::Relaxed))
         {
-            if self.config.auto_commit.is_some() {
+            if self.config.auto_commit.is_some() && self.heartbeats.is_some() {
                 let _ = self.commit().await;
             }
-            self.join().await?;
+            self.heartbeats = None;
+            // One attempt per poll, so a poll stays short while the cluster is away.
+            if let Err(e) = self.join_and_start().await {
+                if !(needs_rejoin(&e) || e.is_retriable()) {
+                    return Err(e);
+                }
+                if e.response_error() == Some(ResponseError::UnknownMemberId) {
+                    self.membership.member_id.clear();
+                }
+                tracing::debug!(group = %self.config.group_id, "not in the group yet: {e}");
+                tokio::time::sleep(self.config.consumer.max_wait).await;
+                return Ok(Vec::new());
+            }
         }
         if let Some(every) = self.config.auto_commit
             && self.last_commit.elapsed() >= every
@@ -467,27 +481,33 @@ impl GroupConsumer {
     /// Joins (or rejoins) the group until it has a generation and an assignment.
     async fn join(&mut self) -> Result<()> {
         self.heartbeats = None;
-        // Read before joining, so a topic created during the join shows as a change afterwards.
-        self.partition_counts = self.partition_counts().await?;
-        self.last_metadata_check = Instant::now();
-        let mut attempts = 0;
+        // Keeps trying through a coordinator move or a broker restart (with a growing pause),
+        // for up to the rebalance timeout, as a member the group still waits for.
+        let deadline = Instant::now() + self.config.rebalance_timeout;
+        let mut pause = Duration::from_millis(100);
         loop {
-            attempts += 1;
-            match self.join_once().await {
-                Ok(assigned) => {
-                    self.start(assigned).await?;
-                    return Ok(());
-                }
-                Err(e) if attempts < 30 && (needs_rejoin(&e) || e.is_retriable()) => {
+            match self.join_and_start().await {
+                Ok(()) => return Ok(()),
+                Err(e) if Instant::now() < deadline && (needs_rejoin(&e) || e.is_retriable()) => {
                     if e.response_error() == Some(ResponseError::UnknownMemberId) {
                         self.membership.member_id.clear();
                     }
                     tracing::debug!(group = %self.config.group_id, "join again: {e}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
                 }
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// One attempt: partition counts, JoinGroup + SyncGroup, committed offsets, heartbeats.
+    async fn join_and_start(&mut self) -> Result<()> {
+        // Read before joining, so a topic created during the join shows as a change afterwards.
+        self.partition_counts = self.partition_counts().await?;
+        self.last_metadata_check = Instant::now();
+        let assigned = self.join_once().await?;
+        self.start(assigned).await
     }
 
     /// One JoinGroup + SyncGroup round; returns our partitions.

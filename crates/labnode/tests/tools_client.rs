@@ -296,3 +296,50 @@ async fn a_group_picks_up_a_topic_created_after_it_joined() {
     assert_eq!(member.assignment().len(), 2);
     member.close().await.unwrap();
 }
+
+/// A long-running member (the stream job, the sink) rides over a broker crash and restart: it
+/// rejoins, resumes from its commits and reads what is written afterwards.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_member_survives_a_broker_restart() {
+    let (broker, port) = support::start_broker("");
+    let ours = client(port).await;
+    create(&ours, "durable", 1).await;
+    let send = |text: &'static str| async move {
+        let mut p = Producer::new(client(port).await, ProducerConfig::default())
+            .await
+            .unwrap();
+        p.send(ProducerRecord::new("durable", text)).await.unwrap();
+        p.flush().await.unwrap();
+    };
+    send("before").await;
+    let mut config = GroupConfig::new("survivor");
+    config.heartbeat_interval = Duration::from_millis(200);
+    config.auto_commit = Some(Duration::ZERO);
+    config.consumer.auto_offset_reset = OffsetReset::Earliest;
+    config.consumer.max_wait = Duration::from_millis(100);
+    let mut member = GroupConsumer::subscribe(client(port).await, config, vec!["durable".into()])
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.is_empty() {
+        assert!(Instant::now() < deadline);
+        got.extend(member.poll().await.unwrap());
+    }
+    member.commit().await.unwrap();
+
+    let dir = broker.kill9();
+    for _ in 0..5 {
+        // Polls while the broker is down return nothing, not an error.
+        assert!(member.poll().await.unwrap().is_empty());
+    }
+    let _broker = support::restart_broker(dir, port);
+    send("after").await;
+    let mut after = Vec::new();
+    while after.is_empty() {
+        assert!(Instant::now() < deadline, "nothing read after the restart");
+        after.extend(member.poll().await.unwrap());
+    }
+    let values: Vec<&[u8]> = after.iter().map(|r| r.value.as_deref().unwrap()).collect();
+    assert_eq!(values, vec![&b"after"[..]]);
+}
