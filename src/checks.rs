@@ -2,14 +2,35 @@
 //! ready when it answers `ruok` with `imok`, a broker when it answers a Metadata request from a
 //! real Kafka client (rdkafka, independent of our own code), an HTTP service when it answers 2xx.
 
+pub(crate) mod kafka;
+pub(crate) mod report;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use serde::Serialize;
 
 use crate::spec::ProbeSpec;
+
+/// The outcome of one check, as every report format shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct CheckResult {
+    /// The lab it ran against.
+    pub(crate) lab: String,
+    /// What was checked.
+    pub(crate) name: String,
+    /// The node it is about (`-` for the whole lab).
+    pub(crate) node: String,
+    /// Whether it passed.
+    pub(crate) passed: bool,
+    /// How long it took, in milliseconds.
+    pub(crate) millis: u128,
+    /// What was seen: the evidence when it passed, the reason when it failed.
+    pub(crate) detail: String,
+    /// What it is worth (built-in checks are worth 0).
+    pub(crate) points: u32,
+}
 
 /// How long one probe attempt may take.
 const ATTEMPT: Duration = Duration::from_secs(3);
@@ -90,16 +111,7 @@ fn http_get(addr: SocketAddr, path: &str) -> Result<(), String> {
 }
 
 fn kafka_metadata(addr: SocketAddr) -> Result<(), String> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", addr.to_string())
-        .set("socket.timeout.ms", "3000")
-        .set("log_level", "0")
-        .create()
-        .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
-    let metadata = consumer
-        .fetch_metadata(None, ATTEMPT)
-        .map_err(|e| format!("Metadata from {addr}: {e}"))?;
-    if metadata.brokers().is_empty() {
+    if kafka::metadata(addr)?.brokers.is_empty() {
         return Err(format!("Metadata from {addr} lists no broker"));
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! The `lab` commands; the only module that prints for humans (progress and messages on stderr,
 //! results such as `status --json` or `render` on stdout).
 
+mod check;
 mod nodes;
 mod progress;
 mod up;
@@ -43,6 +44,26 @@ enum Command {
     Render(RenderArgs),
     /// Build the node image only.
     Build,
+    /// Run the lab's checks (built-in and the spec's) and report them; exit code 0 when all pass.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    lab: LabArg,
+    /// The lab spec (its declarative checks and what each node should run).
+    #[arg(short = 'f', long = "file", default_value = "labs/tp3.yaml")]
+    spec: PathBuf,
+    /// Every lab on this host, in one report.
+    #[arg(long)]
+    all: bool,
+    /// The report format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: crate::checks::report::Format,
+    /// Write the report to this file instead of stdout.
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 /// Where a lab runs.
@@ -175,6 +196,9 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Render(a) => render(&a),
         Command::Build => build().await,
+        Command::Check(a) => {
+            check::check(&a.lab, &a.spec, a.all, a.format, a.output.as_ref()).await
+        }
     }
 }
 

@@ -24,6 +24,108 @@ pub(crate) struct Spec {
     pub(crate) volumes: Vec<String>,
     /// The nodes, in the order they are shown.
     pub(crate) nodes: Vec<NodeSpec>,
+    /// Checks for instructors and graders (`lab check`), next to the built-in ones.
+    #[serde(default)]
+    pub(crate) checks: Vec<CheckSpec>,
+}
+
+/// A declarative check: a name, its points, and exactly one test.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckSpec {
+    /// What a student sees in the report.
+    pub(crate) name: String,
+    /// What the check is worth.
+    #[serde(default = "one")]
+    pub(crate) points: u32,
+    /// A topic exists (with so many partitions / replicas).
+    #[serde(default)]
+    pub(crate) topic: Option<TopicCheck>,
+    /// A topic holds at least `min` messages (with these keys).
+    #[serde(default)]
+    pub(crate) messages: Option<MessagesCheck>,
+    /// A file in a node contains a text.
+    #[serde(default)]
+    pub(crate) file: Option<FileCheck>,
+    /// A command's output in a node matches a regular expression.
+    #[serde(default)]
+    pub(crate) command: Option<CommandCheck>,
+    /// An HDFS directory holds at least `min_files` files (`hdfs dfs -ls` in a node).
+    #[serde(default)]
+    pub(crate) hdfs: Option<HdfsCheck>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `topic: { name, partitions, replication }`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TopicCheck {
+    /// The topic.
+    pub(crate) name: String,
+    /// Expected partition count.
+    #[serde(default)]
+    pub(crate) partitions: Option<usize>,
+    /// Expected replicas per partition.
+    #[serde(default)]
+    pub(crate) replication: Option<usize>,
+}
+
+/// `messages: { topic, min, keys }`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MessagesCheck {
+    /// The topic.
+    pub(crate) topic: String,
+    /// At least this many messages.
+    #[serde(default = "one_usize")]
+    pub(crate) min: usize,
+    /// Keys that must all be present.
+    #[serde(default)]
+    pub(crate) keys: Vec<String>,
+}
+
+fn one_usize() -> usize {
+    1
+}
+
+/// `file: { node, path, contains }`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileCheck {
+    /// The node.
+    pub(crate) node: String,
+    /// The file's path in the node.
+    pub(crate) path: String,
+    /// Text it must contain.
+    pub(crate) contains: String,
+}
+
+/// `command: { node, run, matches }`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CommandCheck {
+    /// The node.
+    pub(crate) node: String,
+    /// The command and its arguments.
+    pub(crate) run: Vec<String>,
+    /// A regular expression its standard output must match.
+    pub(crate) matches: String,
+}
+
+/// `hdfs: { node, path, min_files }`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HdfsCheck {
+    /// The node to run `hdfs dfs -ls` in.
+    pub(crate) node: String,
+    /// The HDFS directory.
+    pub(crate) path: String,
+    /// At least this many files.
+    #[serde(default = "one_usize")]
+    pub(crate) min_files: usize,
 }
 
 fn default_network() -> String {

@@ -23,9 +23,10 @@ struct NodeReport {
 
 /// One `PID Name` line of jps.
 #[derive(Debug, Serialize, PartialEq)]
-struct JpsEntry {
+pub(super) struct JpsEntry {
     pid: u32,
-    name: String,
+    /// The daemon's name (`Kafka`, `QuorumPeerMain`, …).
+    pub(super) name: String,
 }
 
 /// Parses jps output, leaving out jps itself.
@@ -42,18 +43,24 @@ fn parse_jps(text: &str) -> Vec<JpsEntry> {
         .collect()
 }
 
+/// The jps report of a running node (empty when it cannot be had).
+pub(super) async fn jps<R: Runtime>(rt: &R, state: &NodeState) -> Vec<JpsEntry> {
+    if !state.running() {
+        return Vec::new();
+    }
+    match rt
+        .exec(&state.object, &jps_command(rt, state), Io::Capture)
+        .await
+    {
+        Ok(o) if o.code == 0 => parse_jps(&String::from_utf8_lossy(&o.stdout)),
+        _ => Vec::new(),
+    }
+}
+
 async fn reports<R: Runtime>(rt: &R, lab: &str) -> anyhow::Result<Vec<NodeReport>> {
     let mut out = Vec::new();
     for state in rt.list(Some(lab)).await? {
-        let services = if state.running() {
-            let cmd = jps_command(rt, &state);
-            match rt.exec(&state.object, &cmd, Io::Capture).await {
-                Ok(o) if o.code == 0 => parse_jps(&String::from_utf8_lossy(&o.stdout)),
-                _ => Vec::new(),
-            }
-        } else {
-            Vec::new()
-        };
+        let services = jps(rt, &state).await;
         out.push(NodeReport {
             node: state.node.clone(),
             object: state.object.clone(),

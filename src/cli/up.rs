@@ -66,12 +66,7 @@ pub(super) async fn up(
             plan
         }
     };
-    eprintln!(
-        "lab `{}` is up ({} nodes, network {}).",
-        plan.lab,
-        plan.nodes.len(),
-        plan.network
-    );
+    eprintln!("lab `{}` is up ({} nodes).", plan.lab, plan.nodes.len());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -215,6 +215,61 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
             }
         }
     }
+    let nodes: BTreeSet<&str> = spec.nodes.iter().map(|n| n.name.as_str()).collect();
+    for check in &spec.checks {
+        let tests = [
+            check.topic.is_some(),
+            check.messages.is_some(),
+            check.file.is_some(),
+            check.command.is_some(),
+            check.hdfs.is_some(),
+        ];
+        if tests.iter().filter(|t| **t).count() != 1 {
+            return Err(Problem::new(
+                "name",
+                &check.name,
+                0,
+                format!(
+                    "check `{}` must have exactly one test: expected one of `topic`, `messages`, `file`, `command`, `hdfs`",
+                    check.name
+                ),
+            ));
+        }
+        let node = [
+            check.file.as_ref().map(|f| &f.node),
+            check.command.as_ref().map(|c| &c.node),
+            check.hdfs.as_ref().map(|h| &h.node),
+        ]
+        .into_iter()
+        .flatten()
+        .next();
+        if let Some(node) = node
+            && !nodes.contains(node.as_str())
+        {
+            return Err(Problem::new(
+                "node",
+                node,
+                0,
+                format!(
+                    "check `{}` runs in node `{node}`, which the spec does not define",
+                    check.name
+                ),
+            ));
+        }
+        if let Some(c) = &check.command
+            && let Err(e) = regex::Regex::new(&c.matches)
+        {
+            return Err(Problem::new(
+                "matches",
+                &check.name,
+                0,
+                format!(
+                    "check `{}`: `matches` is not a valid regular expression: {e}",
+                    check.name
+                ),
+            ));
+        }
+    }
     if let Some(cycle) = find_cycle(spec) {
         let closing = cycle.last().cloned().unwrap_or_default();
         return Err(Problem::new(
@@ -402,6 +457,29 @@ nodes:
             "{err}"
         );
         assert_eq!(err.line, 6, "{err}");
+    }
+
+    #[test]
+    fn a_check_needs_exactly_one_test_and_known_fields() {
+        let base = "name: x\nnodes:\n  - name: a\nchecks:\n";
+        let err = error_of(&format!("{base}  - name: c\n    points: 2\n"));
+        assert!(err.message.contains("exactly one test"), "{err}");
+        assert_eq!(err.line, 5, "{err}");
+        let err = error_of(&format!(
+            "{base}  - name: c\n    topic: {{ name: t, partitons: 1 }}\n"
+        ));
+        assert!(err.message.contains("unknown field `partitons`"), "{err}");
+        assert_eq!(err.line, 6, "{err}");
+        let err = error_of(&format!(
+            "{base}  - name: c\n    file: {{ node: b, path: /x, contains: y }}\n"
+        ));
+        assert!(
+            err.message
+                .contains("node `b`, which the spec does not define"),
+            "{err}"
+        );
+        let err = error_of(&format!("{base}  - name: c\n    colour: red\n"));
+        assert!(err.message.contains("unknown field `colour`"), "{err}");
     }
 
     #[test]

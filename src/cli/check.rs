@@ -1,0 +1,426 @@
+//! `lab check`: the lab's checks (built-in and the spec's declarative ones) against a running
+//! lab, reported as a table, JSON or JUnit XML; exit code 0 only when every check passes.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use super::{LabArg, Runtimes, nodes, runtimes, templates_dir};
+use crate::checks::report::{self, Format};
+use crate::checks::{self, CheckResult, kafka};
+use crate::plan::{self, Flavor, NodePlan, Plan};
+use crate::runtime::{Io, NodeState, Runtime};
+use crate::spec::{self, CheckSpec, Kind, Spec};
+
+/// The topic the round-trip checks write to.
+const CHECK_TOPIC: &str = "lab-check";
+
+/// `lab check`.
+pub(super) async fn check(
+    lab: &LabArg,
+    spec_path: &Path,
+    all: bool,
+    format: Format,
+    output: Option<&PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let spec = spec::load(spec_path)?;
+    let templates = templates_dir(spec_path);
+    let mut results = Vec::new();
+    let mut found = false;
+    for rt in runtimes(lab).await? {
+        let labs: Vec<String> = match (&rt, all) {
+            (_, false) => vec![lab.name.clone().unwrap_or_else(|| spec.name.clone())],
+            (Runtimes::Docker(d), true) => lab_names(d.list(None).await?),
+            (Runtimes::Process(p), true) => lab_names(p.list(None).await?),
+        };
+        for name in labs {
+            let ran = match &rt {
+                Runtimes::Docker(d) => run_lab(d, &spec, &templates, &name).await?,
+                Runtimes::Process(p) => run_lab(p, &spec, &templates, &name).await?,
+            };
+            if let Some(r) = ran {
+                found = true;
+                results.extend(r);
+            }
+        }
+    }
+    if !found {
+        bail!("no lab to check: bring one up with `lab up` (or name it with --name)");
+    }
+    let text = report::render(&results, format);
+    match output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let failed = results.iter().filter(|r| !r.passed).count();
+            eprintln!(
+                "{} passed, {failed} failed; report in {}",
+                results.len() - failed,
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(if results.iter().all(|r| r.passed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn lab_names(states: Vec<NodeState>) -> Vec<String> {
+    let mut names: Vec<String> = states.into_iter().map(|s| s.lab).collect();
+    names.dedup();
+    names
+}
+
+/// Runs every check of one lab in one runtime; `None` when the lab is not there.
+async fn run_lab<R: Runtime>(
+    rt: &R,
+    spec: &Spec,
+    templates: &Path,
+    lab: &str,
+) -> anyhow::Result<Option<Vec<CheckResult>>> {
+    let states = rt.list(Some(lab)).await?;
+    let Some(first) = states.first() else {
+        return Ok(None);
+    };
+    let flavor = match rt.name() {
+        "docker" => Flavor::Docker,
+        _ => Flavor::Process {
+            base_dir: crate::runtime::process::ProcessRuntime::new()?.lab_dir(lab),
+        },
+    };
+    let plan = plan::build(spec, templates, lab, &flavor, first.port_offset)?;
+    let checker = Checker {
+        rt,
+        plan: &plan,
+        states: &states,
+        results: Vec::new(),
+    };
+    Ok(Some(checker.run(spec).await))
+}
+
+/// What the jps report of a node must show for its services.
+fn expected_jps(node: &NodePlan) -> Vec<String> {
+    let mut names: Vec<String> = node
+        .services
+        .iter()
+        .map(|s| jps_name(s.kind).to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The name `jps` shows for a kind of service, as for Apache's Java daemons.
+fn jps_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Coordinator => "QuorumPeerMain",
+        Kind::Broker => "Kafka",
+        Kind::Namenode => "NameNode",
+        Kind::Datanode => "DataNode",
+        Kind::Sink => "HdfsSink",
+        Kind::Stream => "StreamingWordCount",
+    }
+}
+
+struct Checker<'a, R: Runtime> {
+    rt: &'a R,
+    plan: &'a Plan,
+    states: &'a [NodeState],
+    results: Vec<CheckResult>,
+}
+
+impl<R: Runtime> Checker<'_, R> {
+    async fn record<F: Future<Output = Result<String, String>>>(
+        &mut self,
+        name: String,
+        node: &str,
+        points: u32,
+        check: F,
+    ) {
+        let start = Instant::now();
+        let (passed, detail) = match check.await {
+            Ok(d) => (true, d),
+            Err(d) => (false, d),
+        };
+        self.results.push(CheckResult {
+            lab: self.plan.lab.clone(),
+            name,
+            node: node.to_owned(),
+            passed,
+            millis: start.elapsed().as_millis(),
+            detail,
+            points,
+        });
+    }
+
+    fn state(&self, node: &str) -> Option<&NodeState> {
+        self.states.iter().find(|s| s.node == node)
+    }
+
+    /// Where the host reaches a broker service (its probe port).
+    fn broker_endpoints(&self) -> Vec<(String, String, Option<std::net::SocketAddr>)> {
+        let mut out = Vec::new();
+        for node in &self.plan.nodes {
+            for s in node.services.iter().filter(|s| s.kind == Kind::Broker) {
+                let addr = s.probe.as_ref().and_then(|p| {
+                    let state = self.state(&node.name)?;
+                    self.rt.endpoint(state, node, p.port())
+                });
+                out.push((node.name.clone(), s.name.clone(), addr));
+            }
+        }
+        out
+    }
+
+    async fn run(mut self, spec: &Spec) -> Vec<CheckResult> {
+        let rt = self.rt;
+        let plan = self.plan;
+        for node in &plan.nodes {
+            let state = self.state(&node.name).cloned();
+            let expected = expected_jps(node);
+            self.record("services (jps)".into(), &node.name, 0, async {
+                let state = state
+                    .filter(NodeState::running)
+                    .ok_or("node is not running")?;
+                let mut actual: Vec<String> = nodes::jps(rt, &state)
+                    .await
+                    .into_iter()
+                    .map(|e| e.name)
+                    .collect();
+                actual.sort();
+                if actual == expected {
+                    Ok(if actual.is_empty() {
+                        "no services expected, none running".into()
+                    } else {
+                        actual.join(", ")
+                    })
+                } else {
+                    Err(format!(
+                        "expected [{}], jps shows [{}]",
+                        expected.join(", "),
+                        actual.join(", ")
+                    ))
+                }
+            })
+            .await;
+        }
+        for node in &plan.nodes {
+            for service in &node.services {
+                let Some(probe) = &service.probe else {
+                    continue;
+                };
+                let state = self.state(&node.name).cloned();
+                self.record(
+                    format!("{} ({})", service.name, checks::describe(probe)),
+                    &node.name,
+                    0,
+                    async {
+                        let state = state.ok_or("node is not there")?;
+                        let addr = rt
+                            .endpoint(&state, node, probe.port())
+                            .ok_or("no address for the probe port")?;
+                        checks::probe(probe, addr)
+                            .await
+                            .map(|()| format!("answered on {addr}"))
+                    },
+                )
+                .await;
+            }
+        }
+        let brokers = self.broker_endpoints();
+        if let Some((node, _, Some(addr))) = brokers.first().cloned() {
+            let want = brokers.len();
+            self.record(
+                "brokers registered".into(),
+                &node,
+                0,
+                blocking(move || {
+                    let info = kafka::metadata(addr)?;
+                    if info.brokers.len() >= want {
+                        Ok(format!("broker ids {:?}", info.brokers))
+                    } else {
+                        Err(format!(
+                            "{want} brokers expected, Metadata lists {:?}",
+                            info.brokers
+                        ))
+                    }
+                }),
+            )
+            .await;
+        }
+        for (node, service, addr) in brokers {
+            self.record(
+                format!("produce/consume via {service}"),
+                &node,
+                0,
+                blocking(move || {
+                    kafka::round_trip(addr.ok_or("no host address for this broker")?, CHECK_TOPIC)
+                }),
+            )
+            .await;
+        }
+        let bootstrap = self.broker_endpoints().into_iter().find_map(|(_, _, a)| a);
+        for check in &spec.checks {
+            self.declared(check, bootstrap).await;
+        }
+        self.results
+    }
+
+    async fn declared(&mut self, check: &CheckSpec, bootstrap: Option<std::net::SocketAddr>) {
+        let rt = self.rt;
+        let node = [
+            check.file.as_ref().map(|f| f.node.clone()),
+            check.command.as_ref().map(|c| c.node.clone()),
+            check.hdfs.as_ref().map(|h| h.node.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        .unwrap_or_else(|| "-".to_owned());
+        let object = self.state(&node).map(|s| s.object.clone());
+        let root = self
+            .plan
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .map(|n| n.root.clone())
+            .unwrap_or_default();
+        let not_up = format!("node `{node}` is not up");
+        let exec = |cmd: Vec<String>| {
+            let object = object.clone();
+            let not_up = not_up.clone();
+            async move {
+                let object = object.ok_or(not_up)?;
+                let out = rt
+                    .exec(&object, &cmd, Io::Capture)
+                    .await
+                    .map_err(|e| format!("{e:#}"))?;
+                if out.code != 0 {
+                    return Err(format!(
+                        "`{}` exited with {}: {}",
+                        cmd.join(" "),
+                        out.code,
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ));
+                }
+                Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            }
+        };
+        let name = check.name.clone();
+        let node_name = self.state(&node).map_or("-".to_owned(), |s| s.node.clone());
+        if let Some(t) = check.topic.clone() {
+            self.record(
+                name,
+                &node_name,
+                check.points,
+                blocking(move || {
+                    let info = kafka::metadata(bootstrap.ok_or("no broker to ask")?)?;
+                    let topic = info
+                        .topics
+                        .iter()
+                        .find(|x| x.name == t.name)
+                        .ok_or(format!("no topic `{}`", t.name))?;
+                    if let Some(p) = t.partitions
+                        && topic.replicas.len() != p
+                    {
+                        return Err(format!(
+                            "`{}` has {} partitions, expected {p}",
+                            t.name,
+                            topic.replicas.len()
+                        ));
+                    }
+                    if let Some(r) = t.replication
+                        && topic.replicas.iter().any(|n| *n != r)
+                    {
+                        return Err(format!(
+                            "`{}` has replicas {:?} per partition, expected {r}",
+                            t.name, topic.replicas
+                        ));
+                    }
+                    Ok(format!(
+                        "`{}`: {} partition(s), replicas {:?}",
+                        t.name,
+                        topic.replicas.len(),
+                        topic.replicas
+                    ))
+                }),
+            )
+            .await;
+        } else if let Some(m) = check.messages.clone() {
+            self.record(
+                name,
+                &node_name,
+                check.points,
+                blocking(move || {
+                    let (count, keys) =
+                        kafka::messages(bootstrap.ok_or("no broker to ask")?, &m.topic)?;
+                    let missing: Vec<&String> =
+                        m.keys.iter().filter(|k| !keys.contains(*k)).collect();
+                    if count < m.min {
+                        Err(format!(
+                            "`{}` holds {count} messages, expected at least {}",
+                            m.topic, m.min
+                        ))
+                    } else if !missing.is_empty() {
+                        Err(format!("`{}`: no message with key(s) {missing:?}", m.topic))
+                    } else {
+                        Ok(format!("`{}` holds {count} messages", m.topic))
+                    }
+                }),
+            )
+            .await;
+        } else if let Some(f) = check.file.clone() {
+            let cmd = vec!["cat".to_owned(), format!("{root}{}", f.path)];
+            self.record(name, &node_name, check.points, async move {
+                let text = exec(cmd).await?;
+                if text.contains(&f.contains) {
+                    Ok(format!("{} contains {:?}", f.path, f.contains))
+                } else {
+                    Err(format!("{} does not contain {:?}", f.path, f.contains))
+                }
+            })
+            .await;
+        } else if let Some(c) = check.command.clone() {
+            self.record(name, &node_name, check.points, async move {
+                let re = regex::Regex::new(&c.matches).map_err(|e| e.to_string())?;
+                let text = exec(c.run.clone()).await?;
+                if re.is_match(&text) {
+                    Ok(format!("output matches /{}/", c.matches))
+                } else {
+                    let shown: String = text.chars().take(200).collect();
+                    Err(format!("output does not match /{}/: {shown:?}", c.matches))
+                }
+            })
+            .await;
+        } else if let Some(h) = check.hdfs.clone() {
+            let cmd = vec!["hdfs".into(), "dfs".into(), "-ls".into(), h.path.clone()];
+            self.record(name, &node_name, check.points, async move {
+                let text = exec(cmd).await?;
+                let files = text.lines().filter(|l| l.starts_with('-')).count();
+                if files >= h.min_files {
+                    Ok(format!("{files} file(s) under {}", h.path))
+                } else {
+                    Err(format!(
+                        "{files} file(s) under {}, expected at least {}",
+                        h.path, h.min_files
+                    ))
+                }
+            })
+            .await;
+        }
+    }
+}
+
+/// Runs a blocking check (rdkafka) off the async threads.
+async fn blocking(
+    f: impl FnOnce() -> Result<String, String> + Send + 'static,
+) -> Result<String, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("check task failed: {e}"))?
+}
