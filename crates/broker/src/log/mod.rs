@@ -48,6 +48,7 @@ mod epoch;
 mod error;
 mod index;
 mod partition;
+mod records;
 mod segment;
 #[cfg(test)]
 mod test_support;

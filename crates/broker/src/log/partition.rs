@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use kafka_protocol::records::RecordBatchDecoder;
 
 use super::batch::{self, BatchHeader, Batches};
 use super::checkpoint;
 use super::config::{LogConfig, TimestampType};
 use super::epoch::LeaderEpochCache;
 use super::error::{IoContext, LogError};
+use super::records;
 use super::segment::{BatchMeta, Segment};
 
 /// The partition's offsets checkpoint (high watermark, log start, recovery point).
@@ -432,7 +432,8 @@ impl PartitionLog {
 
     /// ListOffsets by timestamp: the first record (in offset order, from the log start) whose
     /// timestamp is at least `timestamp`, as `(offset, timestamp)`; None when there is none.
-    /// Only the one batch found is decoded (with `kafka-protocol`), never the others.
+    /// Batches are located by the time index and their headers; inside the one batch found,
+    /// records are streamed (decompressing as needed) with bounded memory.
     pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
         for segment in self.segments() {
             let mut from = self.log_start_offset;
@@ -481,24 +482,14 @@ impl PartitionLog {
         timestamp: i64,
         from: i64,
     ) -> Result<Option<(i64, i64)>, LogError> {
-        if header.is_log_append_time() {
-            let offset = header.base_offset.max(from);
-            return Ok((offset <= header.last_offset()).then_some((offset, header.max_timestamp)));
-        }
-        let mut bytes = segment.read_batch(position, header)?;
-        let set = RecordBatchDecoder::decode(&mut bytes).map_err(|e| LogError::Corrupt {
-            path: self.dir.clone(),
-            position,
-            reason: format!(
-                "cannot decode the batch at offset {}: {e}",
-                header.base_offset
-            ),
-        })?;
-        Ok(set
-            .records
-            .iter()
-            .find(|r| r.timestamp >= timestamp && r.offset >= from)
-            .map(|r| (r.offset, r.timestamp)))
+        let bytes = segment.read_batch(position, header)?;
+        records::first_at_or_after(&bytes, header, timestamp, from).map_err(|reason| {
+            LogError::Corrupt {
+                path: self.dir.clone(),
+                position,
+                reason: format!("batch at offset {}: {reason}", header.base_offset),
+            }
+        })
     }
 
     /// Follower truncation: removes every record at or after `offset`. The whole batch that

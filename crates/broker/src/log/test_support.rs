@@ -87,3 +87,21 @@ pub(crate) fn decode(bytes: &Bytes) -> Vec<(i64, i64, Bytes)> {
         .map(|r| (r.offset, r.timestamp, r.value.unwrap_or_default()))
         .collect()
 }
+
+/// A small deterministic generator (xorshift64*), so failures reproduce from the seed.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub(crate) fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    pub(crate) fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+}

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use kafka_protocol::records::Compression;
 
-use super::test_support::{batch, batch_with, decode, encode, records};
+use super::test_support::{Rng, batch, batch_with, decode, encode, records};
 use super::*;
 
 fn small_segments() -> LogConfig {
@@ -185,6 +185,9 @@ fn compressed_batches_are_stored_as_produced() {
         assert_eq!(records.len(), 10);
         assert_eq!(records[0].0, info.first_offset);
     }
+    // Timestamps 100..=109 in every batch: the first match is in the gzip batch.
+    assert_eq!(log.offset_for_timestamp(105).unwrap(), Some((5, 105)));
+    assert_eq!(log.offset_for_timestamp(110).unwrap(), None);
 }
 
 #[test]
@@ -493,24 +496,6 @@ fn invalid_configuration_is_rejected() {
     assert!(err.to_string().contains("segment.bytes"), "{err}");
 }
 
-/// A small deterministic generator (xorshift64*), so failures reproduce from the seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next() as u8).collect()
-    }
-}
-
 /// Damages a buffer the ways a bad client or a crash would: flipped bytes, extreme length or
 /// count fields, truncation, garbage appended, a batch repeated.
 fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>) {
@@ -781,4 +766,29 @@ fn close_persists_everything_and_leaves_no_temporary_files() {
     assert!(segment_files(dir.path(), "tmp").is_empty());
     let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
     assert_eq!((log.high_watermark(), log.log_end_offset()), (33, 40));
+}
+
+#[test]
+fn truncating_at_a_segment_boundary_reactivates_the_previous_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    fill(&mut log, 20, 2);
+    let segments = log.segment_count();
+    let names = segment_files(dir.path(), "log");
+    let last_base: i64 = names.last().unwrap()[..20].parse().unwrap();
+    log.truncate_to(last_base).unwrap();
+    assert_eq!(log.log_end_offset(), last_base);
+    assert_eq!(log.segment_count(), segments - 1);
+    // The previously sealed segment takes appends again, indexes included.
+    fill(&mut log, 3, 2);
+    assert_eq!(log.log_end_offset(), last_base + 6);
+    let expected = read_all(&log, 0);
+    assert_eq!(expected.len() as i64, last_base + 6);
+    drop(log);
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(read_all(&log, 0), expected);
+    assert_eq!(
+        log.offset_for_timestamp(1000 + last_base + 1).unwrap(),
+        Some((last_base + 1, 1000 + last_base + 1))
+    );
 }
