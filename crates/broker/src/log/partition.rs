@@ -1,6 +1,7 @@
 //! [`PartitionLog`]: one partition's directory of segments, its offsets and checkpoints.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -14,6 +15,8 @@ use super::segment::{BatchMeta, Segment};
 
 /// The partition's offsets checkpoint (high watermark, log start, recovery point).
 const OFFSETS_CHECKPOINT: &str = "partition-offsets-checkpoint";
+/// A flush also writes a changed high watermark at most this often.
+const HIGH_WATERMARK_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What an append stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +63,8 @@ pub struct PartitionLog {
     recovery_point: i64,
     /// The values last written to the offsets checkpoint.
     checkpointed: (i64, i64, i64),
+    /// When the offsets checkpoint was last written.
+    checkpointed_at: Instant,
     epochs: LeaderEpochCache,
     /// Set by `close` and `delete`, so `Drop` has nothing left to do.
     closed: bool,
@@ -136,6 +141,7 @@ impl PartitionLog {
             high_watermark,
             recovery_point: recovery_point.clamp(log_start_offset, log_end),
             checkpointed: saved.unwrap_or((-1, -1, -1)),
+            checkpointed_at: Instant::now(),
             epochs,
             closed: false,
         };
@@ -402,9 +408,9 @@ impl PartitionLog {
     }
 
     /// Moves the high watermark (clamped to `[log_start_offset, log_end_offset]`). It is
-    /// persisted by [`checkpoint`](Self::checkpoint) (call it periodically, as Kafka does every
-    /// 5 s), by a flush that rewrites the checkpoint, and on close; on open it is clamped to
-    /// the recovered log, so a stale value is safe.
+    /// persisted by [`checkpoint`](Self::checkpoint), by [`flush`](Self::flush) (at most once a
+    /// second) and on close; on open it is clamped to the recovered log, so a stale value is
+    /// safe.
     pub fn set_high_watermark(&mut self, high_watermark: i64) {
         self.high_watermark = high_watermark.clamp(self.log_start_offset, self.log_end_offset());
     }
@@ -622,7 +628,8 @@ impl PartitionLog {
     /// called by `append`: when to pay for it (acks=all, an interval, shutdown) is the
     /// caller's choice. Usually one fdatasync: the offsets checkpoint is rewritten only when
     /// that changes what recovery trusts (a newly sealed segment became durable, or the log
-    /// start moved), since recovery scans the whole active segment anyway.
+    /// start moved, or the high watermark changed and was last written over a second ago),
+    /// since recovery scans the whole active segment anyway.
     pub fn flush(&mut self) -> Result<(), LogError> {
         for segment in self
             .sealed
@@ -632,9 +639,11 @@ impl PartitionLog {
             segment.flush(true)?;
         }
         self.recovery_point = self.log_end_offset();
-        let (_, saved_start, saved_recovery_point) = self.checkpointed;
-        if saved_recovery_point < self.active.base_offset() || saved_start != self.log_start_offset
-        {
+        let (saved_hw, saved_start, saved_recovery_point) = self.checkpointed;
+        let trusts_more = saved_recovery_point < self.active.base_offset();
+        let hw_due = saved_hw != self.high_watermark
+            && self.checkpointed_at.elapsed() >= HIGH_WATERMARK_CHECKPOINT_INTERVAL;
+        if trusts_more || hw_due || saved_start != self.log_start_offset {
             self.checkpoint()?;
         }
         Ok(())
@@ -672,6 +681,7 @@ impl PartitionLog {
             current.1 != self.checkpointed.1,
         )?;
         self.checkpointed = current;
+        self.checkpointed_at = Instant::now();
         Ok(())
     }
 
