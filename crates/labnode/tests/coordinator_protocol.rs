@@ -509,3 +509,18 @@ fn zookeeper_client_crate() {
         ));
     });
 }
+
+#[test]
+fn max_client_cnxns_limits_connections_per_address() {
+    let (_server, port) = support::start_coordinator("maxClientCnxns=2");
+    let _a = Raw::connect(port, 10_000);
+    let _b = Raw::connect(port, 10_000);
+    let mut third = Raw::tcp(port);
+    let body = [int(0), long(0), int(10_000), long(0), int(16), vec![0; 16]].concat();
+    Raw::send_frame(&mut third, &body);
+    assert!(Raw::read_frame(&mut third).is_none(), "the third connection is refused");
+    drop(_a);
+    std::thread::sleep(Duration::from_millis(200));
+    let again = Raw::connect(port, 10_000);
+    assert_ne!(again.session, 0, "a slot freed by a closed connection is reusable");
+}
