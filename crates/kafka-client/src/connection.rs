@@ -1,10 +1,14 @@
-//! One TCP connection to one broker: ApiVersions on connect, then one request at a time.
+//! One TCP connection to one broker: ApiVersions on connect, then pipelined requests.
 //!
-//! Requests on a connection are serialised (a lock around the socket), which keeps the
-//! correlation logic trivial; callers that must not wait behind a long-poll Fetch (heartbeats)
-//! open a connection of their own with [`Connection::open`].
+//! Any number of tasks may call at once: a request is written under a lock together with its
+//! place in the queue of awaited answers, and a reader task hands each response frame to the
+//! oldest waiter (Kafka answers in request order on a connection), which decodes it. So a
+//! long-poll Fetch does not hold up a commit on the same connection, and a producer can keep
+//! several Produce requests in flight.
 
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -12,7 +16,8 @@ use kafka_protocol::messages::{ApiVersionsRequest, ProduceRequest};
 use kafka_protocol::protocol::Request;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Mutex;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{Mutex, oneshot};
 
 use crate::error::{Error, Result, check};
 use crate::versions::{BrokerVersions, api_name, ours};
@@ -42,15 +47,60 @@ impl Default for ConnectionConfig {
     }
 }
 
+/// A request written and not answered yet.
+#[derive(Debug)]
+struct Waiter {
+    correlation_id: i32,
+    reply: oneshot::Sender<Result<Bytes>>,
+}
+
+/// What the writers and the reader task share.
+#[derive(Debug)]
+struct Shared {
+    addr: String,
+    waiters: StdMutex<VecDeque<Waiter>>,
+    broken: AtomicBool,
+}
+
+impl Shared {
+    /// Marks the connection unusable and fails every waiter with `why`.
+    fn fail(&self, why: &str) {
+        self.broken.store(true, Ordering::Relaxed);
+        let waiters = self
+            .waiters
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default();
+        for w in waiters {
+            let _ = w.reply.send(Err(Error::Io {
+                addr: self.addr.clone(),
+                source: std::io::Error::other(why.to_owned()),
+            }));
+        }
+    }
+}
+
+/// The writing side: the socket and the next correlation id, taken together under one lock.
+#[derive(Debug)]
+struct Writer {
+    stream: OwnedWriteHalf,
+    next_correlation_id: i32,
+}
+
 /// A connection to one broker, with the API versions it advertised.
 #[derive(Debug)]
 pub struct Connection {
-    addr: String,
     config: ConnectionConfig,
     versions: BrokerVersions,
-    stream: Mutex<TcpStream>,
-    next_correlation_id: AtomicI32,
-    broken: AtomicBool,
+    writer: Mutex<Writer>,
+    shared: Arc<Shared>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
 }
 
 impl Connection {
@@ -73,13 +123,26 @@ impl Connection {
             }
         };
         let _ = stream.set_nodelay(true);
-        let mut conn = Connection {
+        let (read, write) = stream.into_split();
+        let shared = Arc::new(Shared {
             addr: addr.to_owned(),
+            waiters: StdMutex::new(VecDeque::new()),
+            broken: AtomicBool::new(false),
+        });
+        let reader = tokio::spawn(read_responses(
+            read,
+            shared.clone(),
+            config.max_response_bytes,
+        ));
+        let mut conn = Connection {
             config: config.clone(),
             versions: BrokerVersions::default(),
-            stream: Mutex::new(stream),
-            next_correlation_id: AtomicI32::new(1),
-            broken: AtomicBool::new(false),
+            writer: Mutex::new(Writer {
+                stream: write,
+                next_correlation_id: 1,
+            }),
+            shared,
+            reader,
         };
         let response = conn
             .call_version(&ApiVersionsRequest::default(), 0, None)
@@ -95,12 +158,12 @@ impl Connection {
 
     /// The broker's `host:port`.
     pub fn addr(&self) -> &str {
-        &self.addr
+        &self.shared.addr
     }
 
-    /// False once an I/O error or a malformed frame made this connection unusable.
+    /// False once an I/O error, a timeout or a malformed frame made this connection unusable.
     pub fn is_usable(&self) -> bool {
-        !self.broken.load(Ordering::Relaxed)
+        !self.shared.broken.load(Ordering::Relaxed)
     }
 
     /// The version of `R` both this client and the broker speak (the highest such).
@@ -108,7 +171,7 @@ impl Connection {
         self.versions
             .pick(R::KEY)
             .ok_or_else(|| Error::UnsupportedVersion {
-                addr: self.addr.clone(),
+                addr: self.shared.addr.clone(),
                 api: api_name(R::KEY),
                 ours: ours(R::KEY)
                     .map(|(a, b)| format!("{a}..{b}"))
@@ -138,15 +201,11 @@ impl Connection {
         request: &ProduceRequest,
         version: i16,
     ) -> Result<()> {
-        let id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
+        let mut writer = self.writer.lock().await;
+        let id = writer.next_correlation_id;
+        writer.next_correlation_id = id.wrapping_add(1);
         let frame = wire::encode_request(request, version, id, &self.config.client_id)?;
-        let mut stream = self.stream.lock().await;
-        self.io(
-            ProduceRequest::KEY,
-            Duration::ZERO,
-            stream.write_all(&frame),
-        )
-        .await
+        self.write(&mut writer, &frame, ProduceRequest::KEY).await
     }
 
     async fn call_version<R: Request>(
@@ -155,46 +214,246 @@ impl Connection {
         version: i16,
         wait: Option<Duration>,
     ) -> Result<R::Response> {
-        let id = self.next_correlation_id.fetch_add(1, Ordering::Relaxed);
-        let frame = wire::encode_request(request, version, id, &self.config.client_id)?;
-        let extra = wait.unwrap_or(Duration::ZERO);
-        let body = {
-            let mut stream = self.stream.lock().await;
-            self.io(R::KEY, extra, stream.write_all(&frame)).await?;
-            let mut prefix = [0u8; 4];
-            self.io(R::KEY, extra, stream.read_exact(&mut prefix))
-                .await?;
-            let len = wire::frame_len(prefix, self.config.max_response_bytes, &self.addr)
-                .inspect_err(|_| self.broken.store(true, Ordering::Relaxed))?;
-            let mut body = BytesMut::zeroed(len);
-            self.io(R::KEY, extra, stream.read_exact(&mut body)).await?;
-            Bytes::from(body)
+        let (reply, answer) = oneshot::channel();
+        let id = {
+            let mut writer = self.writer.lock().await;
+            if !self.is_usable() {
+                return Err(Error::Io {
+                    addr: self.shared.addr.clone(),
+                    source: std::io::Error::other("connection already failed"),
+                });
+            }
+            let id = writer.next_correlation_id;
+            writer.next_correlation_id = id.wrapping_add(1);
+            let frame = wire::encode_request(request, version, id, &self.config.client_id)?;
+            if let Ok(mut waiters) = self.shared.waiters.lock() {
+                waiters.push_back(Waiter {
+                    correlation_id: id,
+                    reply,
+                });
+            }
+            self.write(&mut writer, &frame, R::KEY).await?;
+            id
         };
-        wire::decode_response::<R>(body, version, id, &self.addr)
-            .inspect_err(|_| self.broken.store(true, Ordering::Relaxed))
+        let after = self.config.request_timeout + wait.unwrap_or(Duration::ZERO);
+        let body = match tokio::time::timeout(after, answer).await {
+            Ok(Ok(body)) => body?,
+            Ok(Err(_)) => {
+                return Err(Error::Io {
+                    addr: self.shared.addr.clone(),
+                    source: std::io::Error::other("connection closed"),
+                });
+            }
+            Err(_) => {
+                // The answer may still come; the connection is not trusted any more.
+                self.shared.broken.store(true, Ordering::Relaxed);
+                return Err(Error::Timeout {
+                    addr: self.shared.addr.clone(),
+                    api: api_name(R::KEY),
+                    after,
+                });
+            }
+        };
+        wire::decode_response::<R>(body, version, id, &self.shared.addr).inspect_err(|_| {
+            self.shared.fail("malformed response");
+        })
     }
 
-    /// Runs one socket operation under the request timeout, marking the connection broken on failure.
-    async fn io<T>(
-        &self,
-        key: i16,
-        extra: Duration,
-        op: impl Future<Output = std::io::Result<T>>,
-    ) -> Result<()> {
-        let after = self.config.request_timeout + extra;
-        let result = match tokio::time::timeout(after, op).await {
-            Ok(Ok(_)) => return Ok(()),
-            Ok(Err(source)) => Err(Error::Io {
-                addr: self.addr.clone(),
-                source,
-            }),
-            Err(_) => Err(Error::Timeout {
-                addr: self.addr.clone(),
-                api: api_name(key),
-                after,
-            }),
+    /// Writes a whole frame under the request timeout; a failure fails the connection.
+    async fn write(&self, writer: &mut Writer, frame: &[u8], key: i16) -> Result<()> {
+        let after = self.config.request_timeout;
+        match tokio::time::timeout(after, writer.stream.write_all(frame)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(source)) => {
+                self.shared.fail(&source.to_string());
+                Err(Error::Io {
+                    addr: self.shared.addr.clone(),
+                    source,
+                })
+            }
+            Err(_) => {
+                self.shared.fail("write timed out");
+                Err(Error::Timeout {
+                    addr: self.shared.addr.clone(),
+                    api: api_name(key),
+                    after,
+                })
+            }
+        }
+    }
+}
+
+/// The reader task: each response frame (length checked before allocating) goes to the oldest
+/// waiter, whose correlation id it must carry; any failure fails the connection and every waiter.
+async fn read_responses(mut read: OwnedReadHalf, shared: Arc<Shared>, max: usize) {
+    let why = loop {
+        let mut prefix = [0u8; 4];
+        if let Err(e) = read.read_exact(&mut prefix).await {
+            break format!("connection lost: {e}");
+        }
+        let len = match wire::frame_len(prefix, max, &shared.addr) {
+            Ok(n) => n,
+            Err(e) => break e.to_string(),
         };
-        self.broken.store(true, Ordering::Relaxed);
-        result
+        let mut body = BytesMut::zeroed(len);
+        if let Err(e) = read.read_exact(&mut body).await {
+            break format!("connection lost: {e}");
+        }
+        let body = body.freeze();
+        let correlation_id = body
+            .get(0..4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(i32::from_be_bytes);
+        let waiter = shared.waiters.lock().ok().and_then(|mut w| w.pop_front());
+        match waiter {
+            Some(w) if Some(w.correlation_id) == correlation_id => {
+                let _ = w.reply.send(Ok(body));
+            }
+            Some(w) => {
+                let _ = w.reply.send(Err(Error::Codec {
+                    addr: shared.addr.clone(),
+                    api: "response",
+                    reason: format!(
+                        "correlation id {correlation_id:?} where {} was expected",
+                        w.correlation_id
+                    ),
+                }));
+                break "responses out of order".to_owned();
+            }
+            None => break "a response nobody asked for".to_owned(),
+        }
+    };
+    tracing::debug!(addr = %shared.addr, "{why}");
+    shared.fail(&why);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::{Buf, BufMut};
+    use kafka_protocol::messages::api_versions_response::ApiVersion;
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
+    use kafka_protocol::messages::{
+        ApiKey, ApiVersionsResponse, MetadataRequest, MetadataResponse, ResponseHeader, TopicName,
+    };
+    use kafka_protocol::protocol::{
+        Decodable, Encodable, HeaderVersion, StrBytes, decode_request_header_from_buffer,
+    };
+    use tokio::net::TcpListener;
+
+    /// A minimal broker on a real socket: ApiVersions, then Metadata answered in order, echoing
+    /// the topics asked for, the first answer held back so later requests queue behind it.
+    /// `swap` answers the first two Metadata requests in the wrong order.
+    async fn tiny_broker(swap: bool) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut held: Option<Vec<u8>> = None;
+            let mut n = 0;
+            loop {
+                let mut len = [0u8; 4];
+                if s.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut body = BytesMut::zeroed(i32::from_be_bytes(len) as usize);
+                s.read_exact(&mut body).await.unwrap();
+                let mut body = body.freeze();
+                let header = decode_request_header_from_buffer(&mut body).unwrap();
+                let v = header.request_api_version;
+                let mut out = BytesMut::new();
+                out.put_i32(0);
+                if header.request_api_key == ApiKey::ApiVersions as i16 {
+                    ResponseHeader::default()
+                        .with_correlation_id(header.correlation_id)
+                        .encode(&mut out, 0)
+                        .unwrap();
+                    ApiVersionsResponse::default()
+                        .with_api_keys(vec![
+                            ApiVersion::default()
+                                .with_api_key(ApiKey::Metadata as i16)
+                                .with_min_version(1)
+                                .with_max_version(1),
+                        ])
+                        .encode(&mut out, 0)
+                        .unwrap();
+                } else {
+                    let req = MetadataRequest::decode(&mut body, v).unwrap();
+                    assert!(!body.has_remaining());
+                    ResponseHeader::default()
+                        .with_correlation_id(header.correlation_id)
+                        .encode(&mut out, MetadataResponse::header_version(v))
+                        .unwrap();
+                    let topics = req
+                        .topics
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|t| MetadataResponseTopic::default().with_name(t.name))
+                        .collect();
+                    MetadataResponse::default()
+                        .with_topics(topics)
+                        .encode(&mut out, v)
+                        .unwrap();
+                }
+                let size = (out.len() - 4) as i32;
+                out[0..4].copy_from_slice(&size.to_be_bytes());
+                n += 1;
+                if n == 2 {
+                    held = Some(out.to_vec()); // the first Metadata answer waits
+                    continue;
+                }
+                if n == 3 && swap {
+                    s.write_all(&out).await.unwrap();
+                    s.write_all(&held.take().unwrap()).await.unwrap();
+                    continue;
+                }
+                if let Some(first) = held.take() {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    s.write_all(&first).await.unwrap();
+                }
+                s.write_all(&out).await.unwrap();
+            }
+        });
+        addr
+    }
+
+    fn ask(topic: &str) -> MetadataRequest {
+        MetadataRequest::default().with_topics(Some(vec![
+            MetadataRequestTopic::default()
+                .with_name(Some(TopicName(StrBytes::from_string(topic.into())))),
+        ]))
+    }
+
+    fn names(r: &MetadataResponse) -> Vec<String> {
+        r.topics
+            .iter()
+            .filter_map(|t| t.name.as_ref().map(|n| n.0.to_string()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_each_get_their_own_answer() {
+        let addr = tiny_broker(false).await;
+        let conn = Connection::open(&addr, &ConnectionConfig::default())
+            .await
+            .unwrap();
+        let (a, b) = (ask("a"), ask("b"));
+        let (ra, rb) = tokio::join!(conn.call(&a, 1), conn.call(&b, 1));
+        assert_eq!(names(&ra.unwrap()), ["a"]);
+        assert_eq!(names(&rb.unwrap()), ["b"]);
+        assert!(conn.is_usable());
+    }
+
+    #[tokio::test]
+    async fn answers_out_of_order_fail_the_connection_not_the_caller_silently() {
+        let addr = tiny_broker(true).await;
+        let conn = Connection::open(&addr, &ConnectionConfig::default())
+            .await
+            .unwrap();
+        let (a, b) = (ask("a"), ask("b"));
+        let (ra, rb) = tokio::join!(conn.call(&a, 1), conn.call(&b, 1));
+        assert!(ra.is_err() && rb.is_err(), "{ra:?} {rb:?}");
+        assert!(!conn.is_usable());
     }
 }
