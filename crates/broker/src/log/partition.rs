@@ -88,7 +88,9 @@ impl PartitionLog {
         let now = now_ms();
         let bases = list_segments(dir)?;
         let saved = read_offsets_checkpoint(dir);
-        let mut epochs = LeaderEpochCache::load(dir);
+        let epochs = LeaderEpochCache::load(dir);
+        // Epoch starts seen in scanned batches, applied once stale entries are dropped.
+        let mut scanned_epochs: Vec<(i32, i64)> = Vec::new();
         let recovery_point = saved.map_or(i64::MIN, |s| s.2);
 
         let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
@@ -106,7 +108,12 @@ impl PartitionLog {
             }
             scanned = true;
             let truncated = segment.recover(config.index_interval_bytes, |h| {
-                epochs.assign(h.partition_leader_epoch, h.base_offset);
+                if scanned_epochs
+                    .last()
+                    .is_none_or(|&(e, _)| e != h.partition_leader_epoch)
+                {
+                    scanned_epochs.push((h.partition_leader_epoch, h.base_offset));
+                }
             })?;
             let ends_early = next_base.is_some_and(|next| segment.next_offset() < next);
             segments.push(segment);
@@ -145,9 +152,13 @@ impl PartitionLog {
             epochs,
             closed: false,
         };
-        let trimmed_end = log.epochs.truncate_from_end(log_end + 1);
-        let trimmed_start = log.epochs.truncate_from_start(log_start_offset);
-        if trimmed_end || trimmed_start {
+        // Entries past the recovered end (a torn tail) go before the scanned epochs are learnt.
+        let mut epochs_changed = log.epochs.truncate_from_end(log_end + 1);
+        for (epoch, start) in scanned_epochs {
+            epochs_changed |= log.epochs.assign(epoch, start);
+        }
+        epochs_changed |= log.epochs.truncate_from_start(log_start_offset);
+        if epochs_changed {
             log.epochs.save()?;
         }
         if scanned {

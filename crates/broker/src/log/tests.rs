@@ -792,3 +792,25 @@ fn truncating_at_a_segment_boundary_reactivates_the_previous_segment() {
         Some((last_base + 1, 1000 + last_base + 1))
     );
 }
+
+#[test]
+fn a_lost_epoch_checkpoint_is_rebuilt_from_the_scanned_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+        for epoch in [1, 3, 4] {
+            for _ in 0..5 {
+                log.append(&batch(2, 0), epoch).unwrap();
+            }
+        }
+        assert_eq!(log.leader_epoch_end_offset(3), Some((3, 20)));
+        std::mem::forget(log); // a crash before any flush: recovery scans every segment
+    }
+    std::fs::remove_file(dir.path().join("leader-epoch-checkpoint")).unwrap();
+    let log = PartitionLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(log.leader_epoch_end_offset(1), Some((1, 10)));
+    assert_eq!(log.leader_epoch_end_offset(2), Some((1, 10)));
+    assert_eq!(log.leader_epoch_end_offset(3), Some((3, 20)));
+    assert_eq!(log.leader_epoch_end_offset(4), Some((4, 30)));
+    assert_eq!(log.latest_epoch(), Some(4));
+}
