@@ -35,9 +35,11 @@
 //! carries; [`batch`] exposes [`BatchHeader`] and [`Batches`] so the protocol layer reads
 //! producer ids and sequences without decoding; [`PartitionLog::batch_headers`] walks stored
 //! headers without reading records (rebuilding producer state on start);
-//! [`PartitionLog::max_timestamp`] answers ListOffsets -3; [`PartitionLog::checkpoint`]
-//! persists the high watermark (call it periodically), [`PartitionLog::close`] is a clean
-//! stop that reports errors, [`PartitionLog::assign_epoch`] records a new leader's epoch.
+//! [`PartitionLog::max_timestamp`] answers ListOffsets -3 (by timestamp, the one batch found
+//! is streamed record by record with bounded memory, whatever its codec);
+//! [`PartitionLog::checkpoint`] persists the high watermark now (a flush does at most once a
+//! second, closing always); [`PartitionLog::close`] is a clean stop that reports errors;
+//! [`PartitionLog::assign_epoch`] records a new leader's epoch.
 //! The caller runs [`PartitionLog::enforce_retention`] periodically (Kafka checks every
 //! 5 minutes). Concurrency is the caller's: `read` takes `&self`, every change `&mut self`.
 
