@@ -65,6 +65,8 @@ pub(crate) fn metadata(addr: SocketAddr) -> Result<ClusterInfo, String> {
 
 /// Produces one unique message through the broker at `addr` and reads it back.
 pub(crate) fn round_trip(addr: SocketAddr, topic: &str) -> Result<String, String> {
+    // A broker that does not answer Metadata fails here, without waiting for produce timeouts.
+    metadata(addr)?;
     let admin: AdminClient<DefaultClientContext> = config(addr)
         .create()
         .map_err(|e| format!("cannot create an admin client: {e}"))?;

@@ -10,6 +10,7 @@
     missing_docs
 )]
 
+mod check;
 mod docker;
 mod process;
 mod spec_errors;
