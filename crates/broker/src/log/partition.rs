@@ -62,12 +62,31 @@ pub struct PartitionLog {
     /// Offsets below this are fsynced; recovery scans only segments beyond it.
     recovery_point: i64,
     /// The values last written to the offsets checkpoint.
-    checkpointed: (i64, i64, i64),
+    checkpointed: Offsets,
     /// When the offsets checkpoint was last written.
     checkpointed_at: Instant,
     epochs: LeaderEpochCache,
     /// Set by `close` and `delete`, so `Drop` has nothing left to do.
     closed: bool,
+}
+
+/// The offsets kept in the partition's offsets checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Offsets {
+    high_watermark: i64,
+    log_start_offset: i64,
+    recovery_point: i64,
+}
+
+/// What recovery found in a partition directory.
+#[derive(Debug)]
+struct Recovered {
+    /// The segments kept, oldest first.
+    segments: Vec<Segment>,
+    /// Leader epochs seen in scanned batches, with the first offset of each.
+    epochs: Vec<(i32, i64)>,
+    /// Whether any segment was scanned (its data and rebuilt indexes are then flushed).
+    scanned: bool,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -86,49 +105,19 @@ impl PartitionLog {
         config.validate()?;
         std::fs::create_dir_all(dir).io("create directory", dir)?;
         let now = now_ms();
-        let bases = list_segments(dir)?;
         let saved = read_offsets_checkpoint(dir);
-        let epochs = LeaderEpochCache::load(dir);
-        // Epoch starts seen in scanned batches, applied once stale entries are dropped.
-        let mut scanned_epochs: Vec<(i32, i64)> = Vec::new();
-        let recovery_point = saved.map_or(i64::MIN, |s| s.2);
-
-        let mut segments: Vec<Segment> = Vec::with_capacity(bases.len().max(1));
-        let mut scanned = false;
-        for (i, &base) in bases.iter().enumerate() {
-            let mut segment = Segment::open(dir, base, now)?;
-            let next_base = bases.get(i + 1).copied();
-            let trusted = match next_base {
-                Some(next) if next <= recovery_point => segment.load(next)?,
-                _ => false,
-            };
-            if trusted {
-                segments.push(segment);
-                continue;
-            }
-            scanned = true;
-            let truncated = segment.recover(config.index_interval_bytes, |h| {
-                if scanned_epochs
-                    .last()
-                    .is_none_or(|&(e, _)| e != h.partition_leader_epoch)
-                {
-                    scanned_epochs.push((h.partition_leader_epoch, h.base_offset));
-                }
-            })?;
-            let ends_early = next_base.is_some_and(|next| segment.next_offset() < next);
-            segments.push(segment);
-            if truncated > 0 && ends_early {
-                // Data after a corrupt batch cannot be trusted to follow on: drop later segments.
-                for &later in bases.get(i + 1..).unwrap_or_default() {
-                    tracing::warn!(dir = %dir.display(), base = later, "recovery: deleting segment after a corrupt one");
-                    Segment::open(dir, later, now)?.delete()?;
-                }
-                break;
-            }
-        }
+        let recovery_point = saved.map_or(i64::MIN, |s| s.recovery_point);
+        let Recovered {
+            mut segments,
+            epochs: scanned_epochs,
+            scanned,
+        } = recover_segments(dir, recovery_point, config.index_interval_bytes, now)?;
         let active = match segments.pop() {
             Some(active) => active,
-            None => Segment::create(dir, saved.map_or(0, |s| s.1.max(0)), now)?,
+            None => {
+                let start = saved.map_or(0, |s| s.log_start_offset.max(0));
+                Segment::create(dir, start, now)?
+            }
         };
         let mut sealed = segments;
         for segment in &mut sealed {
@@ -136,8 +125,12 @@ impl PartitionLog {
         }
         let first_base = sealed.first().unwrap_or(&active).base_offset();
         let log_end = active.next_offset();
-        let log_start_offset = saved.map_or(first_base, |s| s.1).clamp(first_base, log_end);
-        let high_watermark = saved.map_or(0, |s| s.0).clamp(log_start_offset, log_end);
+        let log_start_offset = saved
+            .map_or(first_base, |s| s.log_start_offset)
+            .clamp(first_base, log_end);
+        let high_watermark = saved
+            .map_or(0, |s| s.high_watermark)
+            .clamp(log_start_offset, log_end);
 
         let mut log = PartitionLog {
             dir: dir.to_path_buf(),
@@ -147,9 +140,13 @@ impl PartitionLog {
             log_start_offset,
             high_watermark,
             recovery_point: recovery_point.clamp(log_start_offset, log_end),
-            checkpointed: saved.unwrap_or((-1, -1, -1)),
+            checkpointed: saved.unwrap_or(Offsets {
+                high_watermark: -1,
+                log_start_offset: -1,
+                recovery_point: -1,
+            }),
             checkpointed_at: Instant::now(),
-            epochs,
+            epochs: LeaderEpochCache::load(dir),
             closed: false,
         };
         // Entries past the recovered end (a torn tail) go before the scanned epochs are learnt.
@@ -650,11 +647,11 @@ impl PartitionLog {
             segment.flush(true)?;
         }
         self.recovery_point = self.log_end_offset();
-        let (saved_hw, saved_start, saved_recovery_point) = self.checkpointed;
-        let trusts_more = saved_recovery_point < self.active.base_offset();
-        let hw_due = saved_hw != self.high_watermark
+        let saved = self.checkpointed;
+        let trusts_more = saved.recovery_point < self.active.base_offset();
+        let hw_due = saved.high_watermark != self.high_watermark
             && self.checkpointed_at.elapsed() >= HIGH_WATERMARK_CHECKPOINT_INTERVAL;
-        if trusts_more || hw_due || saved_start != self.log_start_offset {
+        if trusts_more || hw_due || saved.log_start_offset != self.log_start_offset {
             self.checkpoint()?;
         }
         Ok(())
@@ -664,11 +661,11 @@ impl PartitionLog {
     /// changed since it was last written (a small file replaced by rename, no fsync unless
     /// the log start moved).
     pub fn checkpoint(&mut self) -> Result<(), LogError> {
-        let current = (
-            self.high_watermark,
-            self.log_start_offset,
-            self.recovery_point,
-        );
+        let current = Offsets {
+            high_watermark: self.high_watermark,
+            log_start_offset: self.log_start_offset,
+            recovery_point: self.recovery_point,
+        };
         if current == self.checkpointed {
             return Ok(());
         }
@@ -683,13 +680,13 @@ impl PartitionLog {
         checkpoint::write(
             &self.dir.join(OFFSETS_CHECKPOINT),
             &[
-                ("high-watermark", current.0),
-                ("log-start-offset", current.1),
-                ("recovery-point", current.2),
+                ("high-watermark", current.high_watermark),
+                ("log-start-offset", current.log_start_offset),
+                ("recovery-point", current.recovery_point),
             ],
             // Losing a high watermark or recovery point costs a longer recovery; losing a
             // log start would bring deleted records back.
-            current.1 != self.checkpointed.1,
+            current.log_start_offset != self.checkpointed.log_start_offset,
         )?;
         self.checkpointed = current;
         self.checkpointed_at = Instant::now();
@@ -819,8 +816,58 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
     Ok(logs)
 }
 
-/// The saved (high watermark, log start offset, recovery point), if a valid checkpoint exists.
-fn read_offsets_checkpoint(dir: &Path) -> Option<(i64, i64, i64)> {
+/// Opens the segments in `dir`. Those wholly before `recovery_point` (fsynced) keep their
+/// index files if consistent; the others are scanned and repaired. A scanned segment that
+/// ends early (corruption) ends the log: later segments are deleted.
+fn recover_segments(
+    dir: &Path,
+    recovery_point: i64,
+    index_interval: u64,
+    now: i64,
+) -> Result<Recovered, LogError> {
+    let bases = list_segments(dir)?;
+    let mut recovered = Recovered {
+        segments: Vec::with_capacity(bases.len().max(1)),
+        epochs: Vec::new(),
+        scanned: false,
+    };
+    for (i, &base) in bases.iter().enumerate() {
+        let mut segment = Segment::open(dir, base, now)?;
+        let next_base = bases.get(i + 1).copied();
+        let trusted = match next_base {
+            Some(next) if next <= recovery_point => segment.load(next)?,
+            _ => false,
+        };
+        if trusted {
+            recovered.segments.push(segment);
+            continue;
+        }
+        recovered.scanned = true;
+        let epochs = &mut recovered.epochs;
+        let truncated = segment.recover(index_interval, |h| {
+            if epochs
+                .last()
+                .is_none_or(|&(e, _)| e != h.partition_leader_epoch)
+            {
+                epochs.push((h.partition_leader_epoch, h.base_offset));
+            }
+        })?;
+        let ends_early = next_base.is_some_and(|next| segment.next_offset() < next);
+        recovered.segments.push(segment);
+        if truncated > 0 && ends_early {
+            // Data after a corrupt batch cannot be trusted to follow on.
+            for &later in bases.get(i + 1..).unwrap_or_default() {
+                tracing::warn!(dir = %dir.display(), base = later, "recovery: deleting segment after a corrupt one");
+                Segment::open(dir, later, now)?.delete()?;
+            }
+            break;
+        }
+    }
+    Ok(recovered)
+}
+
+/// The saved offsets, if a valid checkpoint exists.
+fn read_offsets_checkpoint(dir: &Path) -> Option<Offsets> {
     let path = dir.join(OFFSETS_CHECKPOINT);
     let entries = match checkpoint::read(&path) {
         Ok(entries) => entries?,
@@ -830,9 +877,9 @@ fn read_offsets_checkpoint(dir: &Path) -> Option<(i64, i64, i64)> {
         }
     };
     let get = |key: &str| entries.iter().find(|(k, _)| k == key).map(|(_, v)| *v);
-    Some((
-        get("high-watermark")?,
-        get("log-start-offset")?,
-        get("recovery-point")?,
-    ))
+    Some(Offsets {
+        high_watermark: get("high-watermark")?,
+        log_start_offset: get("log-start-offset")?,
+        recovery_point: get("recovery-point")?,
+    })
 }
