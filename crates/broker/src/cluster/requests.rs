@@ -466,6 +466,10 @@ pub(crate) async fn create_topics(
             })
         })
         .await;
+        // The other brokers read the new state on their next round: give them that long, so a
+        // client's next Metadata, wherever it goes, sees the leaders (as Kafka waits for the
+        // controller's metadata update).
+        tokio::time::sleep(super::SYNC_INTERVAL * 2).await;
         let view = cluster.view();
         for r in &mut response.topics {
             if let Some(t) = view.topics.get(r.name.as_str()) {
