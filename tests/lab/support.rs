@@ -22,6 +22,7 @@ pub fn in_ci() -> bool {
 
 /// Makes sure `labnode` sits beside `lab` (same profile), building it once if needed.
 pub fn ensure_labnode() {
+    e2e_lock();
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let release = lab_bin().components().any(|c| c.as_os_str() == "release");
@@ -39,8 +40,21 @@ pub fn ensure_labnode() {
     });
 }
 
+/// Serialises the Docker end-to-end tests of concurrent test processes (a helper's
+/// `cargo test -p lab` beside a workspace run): they use the same lab names and host ports.
+/// Held until this test process exits; tests of one process still run in parallel.
+fn e2e_lock() {
+    static LOCK: OnceLock<std::fs::File> = OnceLock::new();
+    LOCK.get_or_init(|| {
+        let file = std::fs::File::create(std::env::temp_dir().join("lab-e2e-tests.lock")).unwrap();
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).unwrap();
+        file
+    });
+}
+
 /// True when a Docker daemon answers; otherwise says why the test skips (fails under CI).
 pub fn docker_available() -> bool {
+    e2e_lock();
     let answered = Command::new("docker")
         .args(["version", "--format", "{{.Server.APIVersion}}"])
         .output()
