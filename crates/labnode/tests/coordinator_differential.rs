@@ -2,6 +2,9 @@
 //! coordinator and against Debian's Apache ZooKeeper started by the test, compared result by
 //! result with zxids and times left out.
 
+// Test helpers outside #[test] functions: a panic there is the test failing, as intended.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 fn run_sequence(port: u16) -> Option<Vec<String>> {

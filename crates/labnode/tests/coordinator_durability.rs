@@ -2,12 +2,18 @@
 //! acknowledged is there, the zxid counter goes on, and sessions come back with their
 //! ephemerals, which live until those sessions expire. Clients: the zookeeper-client crate.
 
+// Test helpers outside #[test] functions: a panic there is the test failing, as intended.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use zookeeper_client as zk;
+
+/// Paths and data of the writes a client saw acknowledged.
+type Acked = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
 fn options() -> zk::CreateOptions<'static> {
     zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
@@ -26,7 +32,7 @@ fn every_acknowledged_write_survives_kill_9() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     // Small snapCount: snapshots (and log rolls) happen during the storm too.
     let (server, port) = support::start_coordinator("snapCount=300");
-    let acked: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let acked: Acked = Arc::default();
     // A session whose ephemeral must outlive the restart, on a runtime of its own that is
     // dropped just before the kill: the client never closes the session nor comes back.
     let owner_rt = tokio::runtime::Runtime::new().unwrap();

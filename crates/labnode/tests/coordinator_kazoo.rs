@@ -1,6 +1,9 @@
 //! kazoo (the Python ZooKeeper client) against a real `labnode coordinator`: CRUD, watches,
 //! ephemeral and sequential nodes, transactions, the Lock and Election recipes.
 
+// Test helpers outside #[test] functions: a panic there is the test failing, as intended.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 #[test]

@@ -4,6 +4,9 @@
 //! configuration and the start/stop scripts. Frames are written by hand here (not with the
 //! coordinator's own codec) so the two cannot share a mistake.
 
+// Test helpers outside #[test] functions: a panic there is the test failing, as intended.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::io::{Read, Write};
@@ -50,10 +53,20 @@ impl Raw {
         s.write_all(&frame).unwrap();
     }
 
-    /// Reads one frame; `None` when the server closed the connection.
+    /// Reads one frame; `None` when the server closed the connection (a read timeout is a
+    /// failure: the server kept it open).
     fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
         let mut len = [0u8; 4];
-        s.read_exact(&mut len).ok()?;
+        if let Err(e) = s.read_exact(&mut len) {
+            assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "no frame and no close after the read timeout"
+            );
+            return None;
+        }
         let mut body = vec![0; i32::from_be_bytes(len) as usize];
         s.read_exact(&mut body).ok()?;
         Some(body)
@@ -222,11 +235,32 @@ fn reconnect_keeps_the_session_and_set_watches_catches_up() {
     assert_eq!(event, [int(3), int(3), string("/w")].concat());
     let (xid, _, err, _) = a.recv().unwrap();
     assert_eq!((xid, err), (-8, 0));
+    // setWatches2 (op 105) re-registers a persistent recursive watch.
+    let body = [
+        long(seen_zxid),
+        int(0),
+        int(0),
+        int(0),
+        int(0),
+        int(1),
+        string("/w"),
+    ]
+    .concat();
+    let (xid, _, err, _) = a.call(-8, 105, &body);
+    assert_eq!((xid, err), (-8, 0));
+    assert_eq!(b.create(3, "/w/c", b"", 0), 0);
+    let (xid, _, _, event) = a.recv().unwrap();
+    assert_eq!(xid, -1);
+    assert_eq!(
+        event,
+        [int(1), int(3), string("/w/c")].concat(),
+        "NodeCreated below /w"
+    );
     // closeSession takes the ephemeral with it.
     let (_, _, err, _) = a.call(9, -11, &[]);
     assert_eq!(err, 0);
     assert!(a.recv().is_none(), "closed after closeSession");
-    assert_eq!(exists(&mut b, 3, "/eph", false), -101);
+    assert_eq!(exists(&mut b, 4, "/eph", false), -101);
 }
 
 #[test]
@@ -518,9 +552,15 @@ fn max_client_cnxns_limits_connections_per_address() {
     let mut third = Raw::tcp(port);
     let body = [int(0), long(0), int(10_000), long(0), int(16), vec![0; 16]].concat();
     Raw::send_frame(&mut third, &body);
-    assert!(Raw::read_frame(&mut third).is_none(), "the third connection is refused");
+    assert!(
+        Raw::read_frame(&mut third).is_none(),
+        "the third connection is refused"
+    );
     drop(_a);
     std::thread::sleep(Duration::from_millis(200));
     let again = Raw::connect(port, 10_000);
-    assert_ne!(again.session, 0, "a slot freed by a closed connection is reusable");
+    assert_ne!(
+        again.session, 0,
+        "a slot freed by a closed connection is reusable"
+    );
 }

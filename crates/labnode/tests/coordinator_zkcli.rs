@@ -1,6 +1,9 @@
 //! Debian's `zkCli.sh` against a real `labnode coordinator`: ls, create -e -s, get, set, stat,
 //! delete, deleteall, getEphemerals, addWatch, in one session fed on stdin.
 
+// Test helpers outside #[test] functions: a panic there is the test failing, as intended.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::io::Write;
