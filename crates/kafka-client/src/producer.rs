@@ -2,12 +2,13 @@
 //! acks 0/1/all, retries after a metadata refresh, and optional idempotence (producer id and
 //! per-partition sequence numbers, so a retried batch is stored once).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest};
 use kafka_protocol::records::Compression;
+use tokio::task::JoinHandle;
 
 use crate::client::Client;
 use crate::error::{Error, ResponseError, Result, check, check_with_message};
@@ -53,6 +54,10 @@ pub struct ProducerConfig {
     pub request_timeout: Duration,
     /// Let the broker create a missing topic (when its `auto.create.topics.enable` allows).
     pub auto_create_topics: bool,
+    /// Produce requests in flight at once (`max.in.flight.requests.per.connection`). With more
+    /// than one, a retried batch may land after a later one, as with Java's client; an
+    /// idempotent producer therefore keeps one, so its sequences never arrive out of order.
+    pub max_in_flight: usize,
 }
 
 impl Default for ProducerConfig {
@@ -65,6 +70,7 @@ impl Default for ProducerConfig {
             retries: 5,
             request_timeout: Duration::from_secs(30),
             auto_create_topics: true,
+            max_in_flight: 5,
         }
     }
 }
@@ -96,6 +102,24 @@ pub struct Producer {
     round_robin: HashMap<String, i32>,
     producer_id: Option<(i64, i16)>,
     sequences: HashMap<TopicPartition, i32>,
+    /// Flushes sent and not yet acknowledged, oldest first.
+    in_flight: VecDeque<JoinHandle<Result<Vec<RecordMetadata>>>>,
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        // Unflushed requests are abandoned with the producer, as when a Java producer is not closed.
+        for task in &self.in_flight {
+            task.abort();
+        }
+    }
+}
+
+/// What a flush task needs: the cluster and the settings.
+#[derive(Debug, Clone)]
+struct Sender {
+    client: Client,
+    config: ProducerConfig,
 }
 
 impl Producer {
@@ -124,11 +148,13 @@ impl Producer {
             round_robin: HashMap::new(),
             producer_id,
             sequences: HashMap::new(),
+            in_flight: VecDeque::new(),
         })
     }
 
-    /// Buffers `record` for its partition; flushes everything once `batch_size` bytes wait.
-    /// Returns what a flush delivered (empty when the record was only buffered).
+    /// Buffers `record` for its partition; once `batch_size` bytes wait, sends them without
+    /// waiting (up to `max_in_flight` sends at once). Returns the records acknowledged since the
+    /// last call (often none), or the error of a send that failed for good.
     pub async fn send(&mut self, record: ProducerRecord) -> Result<Vec<RecordMetadata>> {
         let partition = self.partition_for(&record).await?;
         self.pending_bytes += record.key.as_ref().map_or(0, Bytes::len)
@@ -138,18 +164,49 @@ impl Producer {
             .entry(TopicPartition::new(record.topic.clone(), partition))
             .or_default()
             .push(record);
+        let mut delivered = Vec::new();
         if self.pending_bytes >= self.config.batch_size {
-            return self.flush().await;
+            self.dispatch()?;
+            let limit = if self.producer_id.is_some() {
+                1
+            } else {
+                self.config.max_in_flight.max(1)
+            };
+            while self.in_flight.len() > limit {
+                delivered.extend(self.wait_oldest().await?);
+            }
         }
-        Ok(Vec::new())
+        while self.in_flight.front().is_some_and(JoinHandle::is_finished) {
+            delivered.extend(self.wait_oldest().await?);
+        }
+        Ok(delivered)
     }
 
-    /// Sends every buffered record and waits for the acknowledgements.
+    /// Sends every buffered record and waits for every acknowledgement still due.
     pub async fn flush(&mut self) -> Result<Vec<RecordMetadata>> {
+        self.dispatch()?;
+        let mut delivered = Vec::new();
+        while !self.in_flight.is_empty() {
+            delivered.extend(self.wait_oldest().await?);
+        }
+        Ok(delivered)
+    }
+
+    async fn wait_oldest(&mut self) -> Result<Vec<RecordMetadata>> {
+        match self.in_flight.pop_front() {
+            Some(task) => task
+                .await
+                .map_err(|e| Error::Invalid(format!("produce task failed: {e}")))?,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Encodes the buffered records (one batch per partition) and starts sending them.
+    fn dispatch(&mut self) -> Result<()> {
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         if pending.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -177,11 +234,48 @@ impl Producer {
                 count: records.len(),
             });
         }
-        self.send_batches(batches).await
+        let sender = Sender {
+            client: self.client.clone(),
+            config: self.config.clone(),
+        };
+        self.in_flight.push_back(tokio::spawn(
+            async move { sender.send_batches(batches).await },
+        ));
+        Ok(())
     }
 
+    /// The partition of a record: its own, else by key hash, else round-robin.
+    async fn partition_for(&mut self, record: &ProducerRecord) -> Result<i32> {
+        let topic = self
+            .client
+            .topic(&record.topic, self.config.auto_create_topics)
+            .await?;
+        let count = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        if count == 0 {
+            return Err(Error::UnknownTopic(record.topic.clone()));
+        }
+        if let Some(p) = record.partition {
+            if !(0..count).contains(&p) {
+                return Err(Error::Invalid(format!(
+                    "topic {} has no partition {p} (it has {count})",
+                    record.topic
+                )));
+            }
+            return Ok(p);
+        }
+        if let Some(key) = &record.key {
+            return Ok(murmur2_partition(key, count));
+        }
+        let next = self.round_robin.entry(record.topic.clone()).or_insert(0);
+        let p = *next % count;
+        *next = next.wrapping_add(1) & i32::MAX;
+        Ok(p)
+    }
+}
+
+impl Sender {
     /// Sends batches to their leaders, retrying those that failed with a retriable error.
-    async fn send_batches(&mut self, mut batches: Vec<Batch>) -> Result<Vec<RecordMetadata>> {
+    async fn send_batches(&self, mut batches: Vec<Batch>) -> Result<Vec<RecordMetadata>> {
         let mut delivered = Vec::new();
         let mut attempt = 0;
         while !batches.is_empty() {
@@ -275,34 +369,6 @@ impl Producer {
                 }
             })
             .collect())
-    }
-
-    /// The partition of a record: its own, else by key hash, else round-robin.
-    async fn partition_for(&mut self, record: &ProducerRecord) -> Result<i32> {
-        let topic = self
-            .client
-            .topic(&record.topic, self.config.auto_create_topics)
-            .await?;
-        let count = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
-        if count == 0 {
-            return Err(Error::UnknownTopic(record.topic.clone()));
-        }
-        if let Some(p) = record.partition {
-            if !(0..count).contains(&p) {
-                return Err(Error::Invalid(format!(
-                    "topic {} has no partition {p} (it has {count})",
-                    record.topic
-                )));
-            }
-            return Ok(p);
-        }
-        if let Some(key) = &record.key {
-            return Ok(murmur2_partition(key, count));
-        }
-        let next = self.round_robin.entry(record.topic.clone()).or_insert(0);
-        let p = *next % count;
-        *next = next.wrapping_add(1) & i32::MAX;
-        Ok(p)
     }
 }
 
