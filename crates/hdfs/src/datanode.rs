@@ -13,7 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::StreamExt;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncSeekExt;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{HadoopConfig, MAX_BLOCKSIZE, resolve};
@@ -21,6 +21,8 @@ use crate::protocol::{BLOCKS_PATH, HEARTBEAT_PATH, Heartbeat, HeartbeatReply, St
 
 /// Chunk size when streaming a block out.
 const READ_CHUNK: usize = 256 * 1024;
+/// Bytes gathered before each write to disk.
+const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// The blocks on this datanode's disk.
 #[derive(Debug)]
@@ -101,23 +103,47 @@ impl Storage {
             .dir
             .join("tmp")
             .join(format!("blk_{id}.{}", uuid::Uuid::new_v4().simple()));
-        let result = async {
-            let file = tokio::fs::File::create(&tmp).await?;
-            let mut out = tokio::io::BufWriter::with_capacity(READ_CHUNK, file);
+        // One blocking thread owns the file and writes what the network gathers in 1 MiB
+        // pieces: one copy per byte, one trip across threads per MiB.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+        let path = tmp.clone();
+        let disk = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            use std::io::Write;
+            let mut file = std::fs::File::create(&path)?;
+            while let Some(piece) = rx.blocking_recv() {
+                file.write_all(&piece)?;
+            }
+            Ok(())
+        });
+        let received = async {
             let mut len = 0u64;
+            let mut pending = bytes::BytesMut::new();
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| std::io::Error::other(e.to_string()))?;
                 len += chunk.len() as u64;
                 if len > MAX_BLOCKSIZE {
                     return Err(std::io::Error::other("block larger than the maximum"));
                 }
-                out.write_all(&chunk).await?;
+                pending.extend_from_slice(&chunk);
+                if pending.len() >= WRITE_BUFFER && tx.send(pending.split().freeze()).await.is_err()
+                {
+                    break; // the disk side failed: its error is reported below
+                }
             }
-            out.flush().await?;
-            tokio::fs::rename(&tmp, self.block_path(id)).await?;
+            if !pending.is_empty() {
+                let _ = tx.send(pending.freeze()).await;
+            }
             Ok(len)
         }
         .await;
+        drop(tx);
+        let written = disk.await.map_err(std::io::Error::other).and_then(|r| r);
+        let result = match (received, written) {
+            (Ok(len), Ok(())) => tokio::fs::rename(&tmp, self.block_path(id))
+                .await
+                .map(|()| len),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
         match result {
             Ok(len) => {
                 self.lock().insert(id, len);

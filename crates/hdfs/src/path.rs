@@ -199,6 +199,29 @@ mod tests {
     }
 
     #[test]
+    fn random_input_never_panics_nor_escapes() {
+        // A tiny xorshift generator: deterministic, no dependency.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let alphabet = b"/.%2fF0e9aA:\0x~+ ";
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            for _ in 0..(x % 40) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = usize::try_from(x % alphabet.len() as u64).unwrap();
+                s.push(char::from(alphabet[i]));
+            }
+            if let Ok(p) = HdfsPath::from_url(&s) {
+                for part in p.parts() {
+                    assert!(part != "." && part != ".." && !part.is_empty(), "{s:?}");
+                    assert!(!part.contains('/') && !part.contains('\0'), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn url_form_round_trips() {
         let p = HdfsPath::parse("/t/partition=0/t+0+0000000000+0000000009.txt").unwrap();
         assert_eq!(HdfsPath::from_url(&p.to_url()).unwrap(), p);

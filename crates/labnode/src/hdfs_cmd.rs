@@ -22,7 +22,8 @@ pub(crate) enum Command {
     Datanode(ConfigDir),
     /// Runs the Kafka to HDFS sink (jps: HdfsSink), configured in Kafka Connect's style.
     Sink(SinkArgs),
-    /// Hadoop's `hdfs` tool: `hdfs [--config DIR] dfs -ls|-mkdir|-put|-get|-cat|-rm|-du|-tail …`.
+    /// Hadoop's `hdfs` tool: `hdfs [--config DIR] dfs -ls|-mkdir|-put|-get|-cat|-rm|-du|-tail …`,
+    /// and `hdfs namenode` / `hdfs datanode` as Hadoop's scripts start the daemons.
     Hdfs(HdfsArgs),
 }
 
@@ -131,7 +132,10 @@ fn hdfs_tool(args: Vec<String>) -> anyhow::Result<ExitCode> {
     let Some((sub, rest)) = args.split_first() else {
         anyhow::bail!("Usage: hdfs [--config confdir] dfs [generic options]");
     };
-    anyhow::ensure!(sub == "dfs", "hdfs {sub}: only `hdfs dfs` is provided here");
+    anyhow::ensure!(
+        ["dfs", "namenode", "datanode"].contains(&sub.as_str()),
+        "hdfs {sub}: only `hdfs dfs`, `hdfs namenode` and `hdfs datanode` are provided here"
+    );
     let dir = conf_dir.or_else(|| {
         let candidates = [
             std::env::var_os("HADOOP_CONF_DIR").map(PathBuf::from),
@@ -144,6 +148,11 @@ fn hdfs_tool(args: Vec<String>) -> anyhow::Result<ExitCode> {
         Some(d) => load(&d)?,
         None => HadoopConfig::default(),
     };
+    match sub.as_str() {
+        "namenode" => return serve(|s| hdfs::namenode::run(config, s), "NameNode"),
+        "datanode" => return serve(|s| hdfs::datanode::run(config, s), "DataNode"),
+        _ => {}
+    }
     let client =
         hdfs::client::WebHdfs::new(&hdfs::shell::endpoint(&config)?, &hdfs::shell::user())?;
     let rt = tokio::runtime::Runtime::new()?;

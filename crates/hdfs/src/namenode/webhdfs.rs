@@ -18,6 +18,8 @@ use crate::error::FsError;
 use crate::namespace::{Meta, Namespace, Node, Op};
 use crate::path::HdfsPath;
 
+/// Bytes gathered from a request body before they go to the datanodes.
+const COALESCE_BYTES: usize = 1024 * 1024;
 /// Most query parameters we read from one request.
 const MAX_PARAMS: usize = 64;
 /// Longest query string we read.
@@ -589,6 +591,8 @@ async fn pump(
     limit: u64,
 ) -> Result<(), FsError> {
     let mut stream = body.into_data_stream();
+    // The socket hands over small pieces: gather them, so each trip to the datanodes is large.
+    let mut pending = bytes::BytesMut::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| FsError::Io(format!("reading the request body: {e}")))?;
         written += chunk.len() as u64;
@@ -597,7 +601,13 @@ async fn pump(
                 "file larger than the {limit} bytes allowed (dfs.webhdfs.max-file-size)"
             )));
         }
-        writer.write(chunk).await?;
+        pending.extend_from_slice(&chunk);
+        if pending.len() >= COALESCE_BYTES {
+            writer.write(pending.split().freeze()).await?;
+        }
+    }
+    if !pending.is_empty() {
+        writer.write(pending.freeze()).await?;
     }
     Ok(())
 }
