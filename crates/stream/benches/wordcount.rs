@@ -211,8 +211,11 @@ async fn end_to_end(bootstrap: &str, messages: &[String]) -> EndToEnd {
         stats.clone(),
         cancel.clone(),
     ));
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let deadline = Instant::now() + Duration::from_secs(120);
     while stats.records.load(Ordering::Relaxed) == 0 {
+        if running.is_finished() {
+            panic!("the job stopped: {:?}", running.await);
+        }
         assert!(Instant::now() < deadline, "the job read nothing");
         tokio::time::sleep(Duration::from_millis(1)).await;
     }

@@ -46,6 +46,66 @@ impl ConsumerSettings {
     }
 }
 
+/// Joins the group, trying again while the group is busy rebalancing or the coordinator is
+/// unreachable (a restarted job waits for its previous members to time out); `None` when
+/// cancelled first. Other errors (a refused group, a malformed answer) end the job.
+async fn join(
+    index: usize,
+    client: &Client,
+    settings: &ConsumerSettings,
+    cancel: &CancellationToken,
+) -> Result<Option<GroupConsumer>, Error> {
+    let topics = settings.topics.join(",");
+    loop {
+        let joining = GroupConsumer::subscribe(
+            client.clone(),
+            settings.group_config(),
+            settings.topics.clone(),
+        );
+        let failure = tokio::select! {
+            () = cancel.cancelled() => return Ok(None),
+            joined = joining => match joined {
+                Ok(consumer) => return Ok(Some(consumer)),
+                Err(e) if worth_retrying(&e) => e,
+                Err(source) => {
+                    return Err(Error::Kafka {
+                        what: format!("join group {} for topics {topics}", settings.group),
+                        source,
+                    });
+                }
+            },
+        };
+        tracing::warn!(
+            consumer = index,
+            "joining group {} failed, retrying: {failure}",
+            settings.group
+        );
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(None),
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// Errors a later join attempt can get past: connections, a coordinator moving or loading, the
+/// group rebalancing around us.
+fn worth_retrying(e: &kafka_client::Error) -> bool {
+    use kafka_client::ResponseError as R;
+    e.is_retriable()
+        || matches!(
+            e.response_error(),
+            Some(
+                R::UnknownMemberId
+                    | R::RebalanceInProgress
+                    | R::IllegalGeneration
+                    | R::MemberIdRequired
+                    | R::NotCoordinator
+                    | R::CoordinatorNotAvailable
+                    | R::CoordinatorLoadInProgress
+            )
+        )
+}
+
 /// Runs consumer number `index` until `cancel`, sending what it reads to `to_job` and its group
 /// identity to `member`. Leaves the group on the way out.
 pub async fn consume(
@@ -56,14 +116,8 @@ pub async fn consume(
     member: SharedMember,
     cancel: CancellationToken,
 ) -> Result<(), Error> {
-    let joining =
-        GroupConsumer::subscribe(client, settings.group_config(), settings.topics.clone());
-    let mut consumer = tokio::select! {
-        () = cancel.cancelled() => return Ok(()),
-        joined = joining => joined.map_err(|source| Error::Kafka {
-            what: format!("join group {} for topics {}", settings.group, settings.topics.join(",")),
-            source,
-        })?,
+    let Some(mut consumer) = join(index, &client, &settings, &cancel).await? else {
+        return Ok(());
     };
     // The generation whose first poll has not returned yet (positions are resolved in it).
     let mut announced = None;

@@ -127,7 +127,8 @@ pub async fn run(
     if !wait_for_topics(&client, &config.topics, &cancel).await? {
         return Ok(());
     }
-    let (to_job, mut arrivals) = mpsc::channel::<Arrival>(64);
+    // A few polls in flight per consumer: enough to keep them busy, bounded in memory.
+    let (to_job, mut arrivals) = mpsc::channel::<Arrival>(2 * config.consumers);
     let member = SharedMember::default();
     let stop_consumers = cancel.child_token();
     let mut consumers = JoinSet::new();
@@ -137,9 +138,18 @@ pub async fn run(
         reset: config.reset,
     };
     for index in 0..config.consumers {
+        // Each consumer has its own connections, as separate Kafka consumers do: a client's
+        // connection serves one request at a time, and one member's long-polling JoinGroup
+        // must not hold back the others'.
+        let own = Client::connect(&bootstrap, ClientConfig::default())
+            .await
+            .map_err(|source| Error::Kafka {
+                what: format!("connect to {bootstrap}"),
+                source,
+            })?;
         consumers.spawn(consume(
             index,
-            client.clone(),
+            own,
             settings.clone(),
             to_job.clone(),
             member.clone(),
@@ -247,10 +257,14 @@ async fn write_due_batches(job: &mut Running<'_>) -> Result<(), Error> {
     Ok(())
 }
 
+/// How long a commit is retried before the job gives up (and a restart redoes the batch).
+const COMMIT_PATIENCE: Duration = Duration::from_secs(60);
+
 /// Commits `offsets`, retrying (a rebalance in progress, the coordinator moving) until it
-/// succeeds or the job stops: the next batch is not written before this one is committed, so a
-/// kill can redo at most the one batch whose commit was under way.
+/// succeeds, the job stops, or [`COMMIT_PATIENCE`] runs out: the next batch is not written before
+/// this one is committed, so a kill can redo at most the one batch whose commit was under way.
 async fn commit_until_done(job: &Running<'_>, offsets: &Offsets) -> Result<(), Error> {
+    let started = std::time::Instant::now();
     let mut attempt = 0u32;
     loop {
         let identity = job.member.lock().ok().and_then(|m| m.clone());
@@ -262,6 +276,11 @@ async fn commit_until_done(job: &Running<'_>, offsets: &Offsets) -> Result<(), E
             Ok(()) => {
                 tracing::debug!(?offsets, "committed");
                 return Ok(());
+            }
+            Err(e) if started.elapsed() >= COMMIT_PATIENCE => {
+                return Err(Error::Commit(format!(
+                    "gave up committing after {COMMIT_PATIENCE:?}: {e}"
+                )));
             }
             Err(e) => {
                 attempt += 1;
