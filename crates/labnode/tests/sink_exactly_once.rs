@@ -1,7 +1,7 @@
 //! The Kafka → HDFS sink, exactly once: a real broker, a real namenode and two datanodes, a
 //! kafka-python producer, the sink killed (SIGKILL) again and again while it works, then the
-//! namenode killed too; HdfsCLI then reads every file: each message exactly once, files named
-//! `<topic>+<p>+<start>+<end>.txt` with contiguous offset ranges.
+//! namenode and a datanode killed too; HdfsCLI then reads every file: each message exactly
+//! once, files named `<topic>+<p>+<start>+<end>.txt` with contiguous offset ranges.
 
 mod support;
 
@@ -40,7 +40,7 @@ fn every_message_lands_exactly_once_across_kill_9s() {
     let (broker, kafka_port) = start_broker("num.partitions=3");
     let (http, rpc) = (free_port(), free_port());
     let namenode = start_namenode(http, rpc, &[]);
-    let _dns: Vec<_> = (0..2)
+    let mut dns: Vec<_> = (0..2)
         .map(|_| start_datanode(free_port(), rpc, &[]))
         .collect();
     wait_for_live_datanodes(http, 2, Duration::from_secs(30));
@@ -99,6 +99,9 @@ fn every_message_lands_exactly_once_across_kill_9s() {
     let nn_dir = namenode.kill9();
     std::thread::sleep(Duration::from_secs(2));
     let _namenode = start_namenode_in(nn_dir, http, rpc, &[]);
+    // And one of the two datanodes dies for good: writes go on with the other.
+    std::thread::sleep(Duration::from_secs(2));
+    drop(dns.remove(0).kill9());
 
     let produced = producer.wait_with_output().unwrap();
     assert!(
