@@ -543,6 +543,8 @@ fn random_and_mutated_appends_never_panic_and_never_store_invalid_batches() {
         ..small_segments()
     };
     let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    let follower_dir = tempfile::tempdir().unwrap();
+    let mut follower = PartitionLog::open(follower_dir.path(), config.clone()).unwrap();
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut accepted = 0;
     for round in 0..3000 {
@@ -558,6 +560,11 @@ fn random_and_mutated_appends_never_panic_and_never_store_invalid_batches() {
         };
         if round % 3 != 0 {
             mutate(&mut rng, &mut input);
+        }
+        // A follower given the same bytes (offsets as damaged) must refuse or store them whole.
+        let follower_end = follower.log_end_offset();
+        if follower.append_as_follower(&input).is_err() {
+            assert_eq!(follower.log_end_offset(), follower_end);
         }
         let before = log.log_end_offset();
         match log.append(&input, 0) {
