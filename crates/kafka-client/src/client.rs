@@ -285,8 +285,14 @@ impl Client {
 
     /// A topic's metadata, from the cache or freshly read; an error if it does not exist.
     pub async fn topic(&self, name: &str, auto_create: bool) -> Result<TopicMetadata> {
-        if let Some(t) = self.metadata().topics.get(name) {
-            return Ok(t.clone());
+        let cached = self
+            .inner
+            .metadata
+            .lock()
+            .ok()
+            .and_then(|m| m.topics.get(name).cloned());
+        if let Some(t) = cached {
+            return Ok(t);
         }
         let fresh = self
             .refresh_metadata(Some(&[name.to_owned()]), auto_create)

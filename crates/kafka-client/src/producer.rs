@@ -100,6 +100,8 @@ pub struct Producer {
     pending: BTreeMap<TopicPartition, Vec<ProducerRecord>>,
     pending_bytes: usize,
     round_robin: HashMap<String, i32>,
+    /// Partition count per topic, read once (a producer does not follow partition changes).
+    partition_counts: HashMap<String, i32>,
     producer_id: Option<(i64, i16)>,
     sequences: HashMap<TopicPartition, i32>,
     /// Flushes sent and not yet acknowledged, oldest first.
@@ -146,6 +148,7 @@ impl Producer {
             pending: BTreeMap::new(),
             pending_bytes: 0,
             round_robin: HashMap::new(),
+            partition_counts: HashMap::new(),
             producer_id,
             sequences: HashMap::new(),
             in_flight: VecDeque::new(),
@@ -246,11 +249,18 @@ impl Producer {
 
     /// The partition of a record: its own, else by key hash, else round-robin.
     async fn partition_for(&mut self, record: &ProducerRecord) -> Result<i32> {
-        let topic = self
-            .client
-            .topic(&record.topic, self.config.auto_create_topics)
-            .await?;
-        let count = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        let count = match self.partition_counts.get(&record.topic) {
+            Some(&n) => n,
+            None => {
+                let topic = self
+                    .client
+                    .topic(&record.topic, self.config.auto_create_topics)
+                    .await?;
+                let n = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+                self.partition_counts.insert(record.topic.clone(), n);
+                n
+            }
+        };
         if count == 0 {
             return Err(Error::UnknownTopic(record.topic.clone()));
         }
