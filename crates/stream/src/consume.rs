@@ -3,13 +3,15 @@
 
 use std::time::Duration;
 
-use kafka_client::{Client, ConsumerRecord, GroupConfig, GroupConsumer, OffsetReset};
-use tokio::sync::mpsc;
+use kafka_client::{
+    Client, ConsumerRecord, GroupConfig, GroupConsumer, OffsetReset, TopicPartition,
+};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::clock::{Millis, now_millis};
-use crate::commit::{Member, SharedMember};
+use crate::pipeline::Offsets;
 
 /// Records from one poll and when they arrived.
 #[derive(Debug)]
@@ -18,6 +20,17 @@ pub struct Arrival {
     pub records: Vec<ConsumerRecord>,
     /// When the poll returned (what decides their batch).
     pub at: Millis,
+}
+
+/// The job asks each consumer to commit the offsets of a written batch; each commits those of
+/// the partitions it owns (through `GroupConsumer::commit_offsets`, as that member) and answers
+/// with the partitions it committed.
+#[derive(Debug)]
+pub struct CommitRequest {
+    /// Every partition's next offset to read.
+    pub offsets: std::sync::Arc<Offsets>,
+    /// The partitions committed, or why the commit failed.
+    pub reply: oneshot::Sender<Result<Vec<TopicPartition>, kafka_client::Error>>,
 }
 
 /// What every consumer of the job shares.
@@ -40,7 +53,8 @@ impl ConsumerSettings {
         config.session_timeout = Duration::from_secs(10);
         config.rebalance_timeout = Duration::from_secs(10);
         config.heartbeat_interval = Duration::from_secs(1);
-        config.consumer.max_wait = Duration::from_millis(250);
+        // Commits wait for the poll under way: keep polls short.
+        config.consumer.max_wait = Duration::from_millis(50);
         config.consumer.auto_offset_reset = self.reset;
         config
     }
@@ -106,14 +120,29 @@ fn worth_retrying(e: &kafka_client::Error) -> bool {
         )
 }
 
-/// Runs consumer number `index` until `cancel`, sending what it reads to `to_job` and its group
-/// identity to `member`. Leaves the group on the way out.
+/// Commits the offsets of `request` that belong to this member's partitions.
+async fn serve_commit(consumer: &mut GroupConsumer, request: CommitRequest) {
+    let owned = consumer.assignment();
+    let mine: Offsets = request
+        .offsets
+        .iter()
+        .filter(|(tp, _)| owned.contains(tp))
+        .map(|(tp, o)| (tp.clone(), *o))
+        .collect();
+    let outcome = consumer.commit_offsets(&mine).await;
+    let _ = request
+        .reply
+        .send(outcome.map(|()| mine.into_keys().collect()));
+}
+
+/// Runs consumer number `index` until `cancel`, sending what it reads to `to_job` and committing
+/// what `commits` asks between polls. Leaves the group on the way out.
 pub async fn consume(
     index: usize,
     client: Client,
     settings: ConsumerSettings,
     to_job: mpsc::Sender<Arrival>,
-    member: SharedMember,
+    mut commits: mpsc::Receiver<CommitRequest>,
     cancel: CancellationToken,
 ) -> Result<(), Error> {
     let Some(mut consumer) = join(index, &client, &settings, &cancel).await? else {
@@ -122,13 +151,10 @@ pub async fn consume(
     // The generation whose first poll has not returned yet (positions are resolved in it).
     let mut announced = None;
     loop {
-        let generation = consumer.generation();
-        if let Ok(mut shared) = member.lock() {
-            *shared = Some(Member {
-                generation,
-                member_id: consumer.member_id().to_owned(),
-            });
+        while let Ok(request) = commits.try_recv() {
+            serve_commit(&mut consumer, request).await;
         }
+        let generation = consumer.generation();
         let polled = tokio::select! {
             () = cancel.cancelled() => break,
             polled = consumer.poll() => polled,
@@ -157,9 +183,17 @@ pub async fn consume(
                     records,
                     at: now_millis(),
                 };
-                if to_job.send(arrival).await.is_err() {
-                    break;
-                }
+                // Wait for room in the job's queue, serving commits meanwhile: the job may be
+                // waiting for one before it takes more records.
+                let permit = loop {
+                    tokio::select! {
+                        permit = to_job.reserve() => break permit.ok(),
+                        Some(request) = commits.recv() => serve_commit(&mut consumer, request).await,
+                        () = cancel.cancelled() => break None,
+                    }
+                };
+                let Some(permit) = permit else { break };
+                permit.send(arrival);
             }
             Err(e) => {
                 tracing::warn!(consumer = index, "poll failed, retrying in 1 s: {e}");

@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kafka_client::{Client, ClientConfig, OffsetReset};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::clock::{BatchClock, Millis, now_millis};
-use crate::commit::{SharedMember, commit_offsets};
-use crate::consume::{Arrival, ConsumerSettings, consume};
+use crate::consume::{Arrival, CommitRequest, ConsumerSettings, consume};
 use crate::discovery::brokers_from_zookeeper;
 use crate::output::Outputs;
 use crate::output::topic::TopicOutput;
@@ -129,7 +128,7 @@ pub async fn run(
     }
     // A few polls in flight per consumer: enough to keep them busy, bounded in memory.
     let (to_job, mut arrivals) = mpsc::channel::<Arrival>(2 * config.consumers);
-    let member = SharedMember::default();
+    let mut committers = Vec::with_capacity(config.consumers);
     let stop_consumers = cancel.child_token();
     let mut consumers = JoinSet::new();
     let settings = ConsumerSettings {
@@ -147,12 +146,14 @@ pub async fn run(
                 what: format!("connect to {bootstrap}"),
                 source,
             })?;
+        let (commit_tx, commit_rx) = mpsc::channel::<CommitRequest>(1);
+        committers.push(commit_tx);
         consumers.spawn(consume(
             index,
             own,
             settings.clone(),
             to_job.clone(),
-            member.clone(),
+            commit_rx,
             stop_consumers.clone(),
         ));
     }
@@ -161,9 +162,7 @@ pub async fn run(
     let mut job = Running {
         pipeline: Pipeline::new(clock, window, config.partitions, now_millis()),
         outputs,
-        client: &client,
-        group: &config.group,
-        member: &member,
+        committers,
         stats: &stats,
         cancel: &cancel,
     };
@@ -267,11 +266,7 @@ async fn commit_until_done(job: &Running<'_>, offsets: &Offsets) -> Result<(), E
     let started = std::time::Instant::now();
     let mut attempt = 0u32;
     loop {
-        let identity = job.member.lock().ok().and_then(|m| m.clone());
-        let outcome = match &identity {
-            Some(member) => commit_offsets(job.client, job.group, member, offsets).await,
-            None => Err(Error::Commit("no consumer has joined the group yet".into())),
-        };
+        let outcome = commit_through_consumers(&job.committers, offsets).await;
         match outcome {
             Ok(()) => {
                 tracing::debug!(?offsets, "committed");
@@ -296,13 +291,59 @@ async fn commit_until_done(job: &Running<'_>, offsets: &Offsets) -> Result<(), E
     }
 }
 
+/// Asks every consumer to commit its share of `offsets` and checks that every partition was
+/// committed by one of them (a partition between owners during a rebalance is not).
+async fn commit_through_consumers(
+    committers: &[mpsc::Sender<CommitRequest>],
+    offsets: &Offsets,
+) -> Result<(), Error> {
+    let shared = Arc::new(offsets.clone());
+    let mut replies = Vec::with_capacity(committers.len());
+    for committer in committers {
+        let (reply, answer) = oneshot::channel();
+        let request = CommitRequest {
+            offsets: shared.clone(),
+            reply,
+        };
+        // A consumer that has stopped commits nothing; the coverage check below says so.
+        if committer.send(request).await.is_ok() {
+            replies.push(answer);
+        }
+    }
+    let mut missing: Offsets = offsets.clone();
+    for answer in replies {
+        match answer.await {
+            Ok(Ok(done)) => {
+                for tp in done {
+                    missing.remove(&tp);
+                }
+            }
+            Ok(Err(source)) => {
+                return Err(Error::Kafka {
+                    what: "commit offsets".into(),
+                    source,
+                });
+            }
+            Err(_) => {}
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        let names: Vec<String> = missing.keys().map(ToString::to_string).collect();
+        Err(Error::Commit(format!(
+            "no consumer owns {} right now",
+            names.join(", ")
+        )))
+    }
+}
+
 /// What the loop of a running job works with.
 struct Running<'a> {
     pipeline: Pipeline,
     outputs: Outputs,
-    client: &'a Client,
-    group: &'a str,
-    member: &'a SharedMember,
+    /// One commit channel per consumer.
+    committers: Vec<mpsc::Sender<CommitRequest>>,
     stats: &'a JobStats,
     cancel: &'a CancellationToken,
 }

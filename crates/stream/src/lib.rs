@@ -11,7 +11,6 @@
 //! The commands, the output order and what a restart guarantees are in the crate's README.md.
 
 pub mod clock;
-pub mod commit;
 pub mod consume;
 pub mod counts;
 pub mod discovery;
