@@ -270,6 +270,29 @@ fn the_tp3_sequence_with_bootstrap_server() {
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("No key separator found on line number 1: 'nokey'"));
 
+    // Consumer settings from a --consumer.config file, as Kafka's tool reads them.
+    let settings = h.join("consumer.properties");
+    std::fs::write(
+        &settings,
+        "group.id=from-file\nauto.offset.reset=earliest\n",
+    )
+    .unwrap();
+    ok(tool(
+        h,
+        &[
+            "kafka-console-consumer.sh",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Keys",
+            "--max-messages",
+            "2",
+            "--consumer.config",
+            settings.to_str().unwrap(),
+        ],
+        "",
+    ));
+
     // The group committed its offsets: listed, described with no lag, and resumed from there.
     let groups = ok(tool(
         h,
@@ -282,6 +305,7 @@ fn the_tp3_sequence_with_bootstrap_server() {
         "",
     ));
     assert!(groups.lines().any(|l| l == "tp3"), "{groups}");
+    assert!(groups.lines().any(|l| l == "from-file"), "{groups}");
     let described = tool(
         h,
         &[

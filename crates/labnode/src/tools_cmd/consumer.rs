@@ -57,6 +57,9 @@ pub(crate) struct Args {
     /// Consumer properties: group.id, auto.offset.reset, client.id.
     #[arg(long)]
     consumer_property: Vec<String>,
+    /// A file of consumer properties (overridden by --consumer-property).
+    #[arg(long = "consumer.config")]
+    consumer_config: Option<std::path::PathBuf>,
 }
 
 /// Kafka's `DefaultMessageFormatter`.
@@ -195,7 +198,11 @@ fn generated_group_id() -> String {
 /// Runs `kafka-console-consumer.sh`.
 pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let formatter = Formatter::from_properties(&props::parse_pairs(&args.property, "--property")?);
-    let consumer_props = props::parse_pairs(&args.consumer_property, "--consumer-property")?;
+    let consumer_props = props::client_settings(
+        args.consumer_config.as_deref(),
+        &args.consumer_property,
+        "--consumer-property",
+    )?;
     let brokers = Brokers::from_flags(
         args.bootstrap_server.clone(),
         args.zookeeper.clone(),

@@ -30,6 +30,9 @@ pub(crate) struct Args {
     /// Producer properties: acks=…, compression.type=…, enable.idempotence=….
     #[arg(long)]
     producer_property: Vec<String>,
+    /// A file of producer properties (overridden by --producer-property).
+    #[arg(long = "producer.config")]
+    producer_config: Option<std::path::PathBuf>,
     /// Required acks: 0, 1 or -1/all.
     #[arg(long)]
     request_required_acks: Option<String>,
@@ -80,7 +83,11 @@ impl LineReader {
 }
 
 fn producer_config(args: &Args) -> anyhow::Result<ProducerConfig> {
-    let props = props::parse_pairs(&args.producer_property, "--producer-property")?;
+    let props = props::client_settings(
+        args.producer_config.as_deref(),
+        &args.producer_property,
+        "--producer-property",
+    )?;
     let acks = args
         .request_required_acks
         .as_deref()

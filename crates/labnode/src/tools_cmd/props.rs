@@ -21,6 +21,20 @@ pub(super) fn parse_pairs(
     Ok(out)
 }
 
+/// Client settings from an optional `--*.config` file, overridden by `--*-property` pairs.
+pub(super) fn client_settings(
+    file: Option<&Path>,
+    pairs: &[String],
+    flag: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = match file {
+        Some(f) => read_file(f)?,
+        None => BTreeMap::new(),
+    };
+    out.extend(parse_pairs(pairs, flag)?);
+    Ok(out)
+}
+
 /// Reads a `.properties` file: `key=value`, `key: value` or `key value`; `#`/`!` comments.
 /// (Line continuations and escapes are not needed for the files the lab writes.)
 pub(super) fn read_file(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
