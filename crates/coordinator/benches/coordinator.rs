@@ -34,16 +34,25 @@ fn main() -> anyhow::Result<()> {
     let work = std::env::temp_dir().join(format!("coordinator-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
 
+    // Both servers run side by side; each cell is measured on ours then on ZooKeeper, so
+    // the two figures of a row come from the same minute of a shared machine.
     let ours = Server::ours(&work.join("ours"))?;
-    let ours_rows = rt.block_on(run_all(ours.port, Duration::from_secs(secs)))?;
-    let ours_idle = ours.idle_rss;
-    let ours_loaded = rss_kib(ours.child.id())?;
-    drop(ours);
-
     let apache = Server::apache(java, jar, &work.join("apache"))?;
-    let apache_rows = rt.block_on(run_all(apache.port, Duration::from_secs(secs)))?;
-    let apache_idle = apache.idle_rss;
+    rt.block_on(prepare(ours.port))?;
+    rt.block_on(prepare(apache.port))?;
+    let mut ours_rows = Vec::new();
+    let mut apache_rows = Vec::new();
+    let per_cell = Duration::from_secs(secs);
+    for op in [Op::Create, Op::GetData, Op::SetData] {
+        for sessions in [1, 16] {
+            ours_rows.push(rt.block_on(measure(ours.port, op, sessions, per_cell))?);
+            apache_rows.push(rt.block_on(measure(apache.port, op, sessions, per_cell))?);
+        }
+    }
+    let (ours_idle, apache_idle) = (ours.idle_rss, apache.idle_rss);
+    let ours_loaded = rss_kib(ours.child.id())?;
     let apache_loaded = rss_kib(apache.child.id())?;
+    drop(ours);
     drop(apache);
     let _ = std::fs::remove_dir_all(&work);
 
@@ -84,7 +93,11 @@ fn main() -> anyhow::Result<()> {
 /// The child process: our coordinator on the given config until killed.
 fn serve(config: &Path) -> anyhow::Result<()> {
     let config = coordinator::Config::load(config)?;
-    let rt = tokio::runtime::Runtime::new()?;
+    // As `labnode coordinator` runs it: one thread for the network and the state machine
+    // (the transaction log has its own).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let server = coordinator::Server::bind(config).await?;
         server
@@ -233,7 +246,8 @@ async fn connect(port: u16) -> anyhow::Result<zk::Client> {
         .await?)
 }
 
-async fn run_all(port: u16, per_cell: Duration) -> anyhow::Result<Vec<Row>> {
+/// Creates the nodes the cells use and warms the server up (the JVM compiles its hot paths).
+async fn prepare(port: u16) -> anyhow::Result<()> {
     let setup = connect(port).await?;
     let open = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     setup.create("/bench", b"", &open).await?;
@@ -243,23 +257,21 @@ async fn run_all(port: u16, per_cell: Duration) -> anyhow::Result<Vec<Row>> {
             .create(&format!("/bench/d{s}"), &[0u8; 100], &open)
             .await?;
     }
-    // Warm-up (lets the JVM compile its hot paths): a second of each op.
     for op in [Op::Create, Op::GetData, Op::SetData] {
         cell(port, op, 4, Duration::from_secs(1), "warm").await?;
     }
-    let mut rows = Vec::new();
-    for op in [Op::Create, Op::GetData, Op::SetData] {
-        for sessions in [1, 16] {
-            let (ops, latencies) = cell(port, op, sessions, per_cell, "run").await?;
-            rows.push(Row {
-                op: op.name(),
-                sessions,
-                ops_per_sec: ops as f64 / per_cell.as_secs_f64(),
-                p99_ms: percentile(latencies, 0.99),
-            });
-        }
-    }
-    Ok(rows)
+    Ok(())
+}
+
+/// One cell of the table on one server.
+async fn measure(port: u16, op: Op, sessions: usize, per_cell: Duration) -> anyhow::Result<Row> {
+    let (ops, latencies) = cell(port, op, sessions, per_cell, "run").await?;
+    Ok(Row {
+        op: op.name(),
+        sessions,
+        ops_per_sec: ops as f64 / per_cell.as_secs_f64(),
+        p99_ms: percentile(latencies, 0.99),
+    })
 }
 
 /// Runs `sessions` clients doing `op` back to back for `length`; returns the operations done

@@ -597,11 +597,10 @@ fn log_writer(
     force_sync: bool,
     retain: usize,
 ) {
+    let mut pace = GroupCommit::default();
     while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-        }
+        let batch = pace.gather(first, &rx, force_sync);
+        let synced = Instant::now();
         let mut records = Vec::new();
         let mut last = None;
         let mut result = Ok(());
@@ -632,6 +631,7 @@ fn log_writer(
         result = result.and_then(|()| store.append(&records));
         if force_sync {
             result = result.and_then(|()| store.sync());
+            pace.synced(synced.elapsed());
         }
         match result {
             Ok(()) => {
@@ -645,6 +645,58 @@ fn log_writer(
             }
         }
     }
+}
+
+/// When to start the next fsync. Sessions wait for their reply before sending their next
+/// write, so right after an fsync the writes it acknowledged are on their way back: starting
+/// the next fsync at once would leave them for the one after, and every client would get one
+/// write per two fsyncs. So the writer waits, at most half an fsync, until as many writes as
+/// the last batch held have arrived. A lone client (a batch of one) never waits.
+#[derive(Debug, Default)]
+struct GroupCommit {
+    last_batch: usize,
+    last_sync: Duration,
+}
+
+impl GroupCommit {
+    /// The longest wait for stragglers.
+    const MAX_WAIT: Duration = Duration::from_millis(2);
+
+    /// Everything queued now, plus what arrives while waiting for the last batch's size.
+    fn gather(
+        &mut self,
+        first: LogCmd,
+        rx: &std_mpsc::Receiver<LogCmd>,
+        force_sync: bool,
+    ) -> Vec<LogCmd> {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let deadline = Instant::now() + (self.last_sync / 2).min(Self::MAX_WAIT);
+        while force_sync && txn_count(&batch) < self.last_batch {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        self.last_batch = txn_count(&batch);
+        batch
+    }
+
+    /// Records how long the fsync took.
+    fn synced(&mut self, took: Duration) {
+        self.last_sync = took;
+    }
+}
+
+/// How many writes (log commands carrying transactions) a batch holds.
+fn txn_count(batch: &[LogCmd]) -> usize {
+    batch
+        .iter()
+        .filter(|c| matches!(c, LogCmd::Txns { .. }))
+        .count()
 }
 
 fn wall_ms() -> i64 {
