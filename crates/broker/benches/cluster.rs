@@ -16,6 +16,8 @@
 //! The bench re-runs itself as each broker child (`CLUSTER_BENCH_BROKER=<config>`), so a child
 //! can be killed with SIGKILL like a real broker.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -48,7 +50,9 @@ fn main() {
         eprintln!("SKIP: Debian's ZooKeeper (java, /usr/share/java/zookeeper.jar) is missing");
         return;
     };
-    let mut brokers: Vec<BrokerChild> = (1..=3).map(|id| BrokerChild::start(&work, id, zk.1)).collect();
+    let mut brokers: Vec<BrokerChild> = (1..=3)
+        .map(|id| BrokerChild::start(&work, id, zk.1))
+        .collect();
     let servers = brokers
         .iter()
         .map(|b| format!("127.0.0.1:{}", b.port))
@@ -117,7 +121,10 @@ async fn throughput(servers: &str, topic: &str, acks: &str) -> f64 {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    assert_eq!(ok, MESSAGES, "every message acknowledged ({topic}, acks={acks})");
+    assert_eq!(
+        ok, MESSAGES,
+        "every message acknowledged ({topic}, acks={acks})"
+    );
     MESSAGES as f64 / secs
 }
 
@@ -140,7 +147,10 @@ async fn failover(servers: &str, brokers: &mut [BrokerChild], clean: bool) -> Du
             let value = i.to_string();
             producer
                 .send(
-                    FutureRecord::to("rf3").partition(0).key("k").payload(&value),
+                    FutureRecord::to("rf3")
+                        .partition(0)
+                        .key("k")
+                        .payload(&value),
                     Duration::from_secs(60),
                 )
                 .await
@@ -149,8 +159,13 @@ async fn failover(servers: &str, brokers: &mut [BrokerChild], clean: bool) -> Du
     for i in 0..50 {
         send(i).await.expect("a produce before the kill");
     }
-    let leader = leaders(servers, "rf3").and_then(|l| l.first().copied()).expect("a leader");
-    let victim = brokers.iter_mut().find(|b| b.id == leader).expect("the leader's process");
+    let leader = leaders(servers, "rf3")
+        .and_then(|l| l.first().copied())
+        .expect("a leader");
+    let victim = brokers
+        .iter_mut()
+        .find(|b| b.id == leader)
+        .expect("the leader's process");
     let killed = Instant::now();
     if clean {
         victim.stop();
@@ -171,7 +186,10 @@ fn report(anchors: &[f64], runs: &[f64], kills: &[(bool, Duration)]) {
     let (anchor, replicated) = (mean(anchors), mean(runs));
     let ratio = replicated / anchor;
     println!("cluster bench: 3 brokers (child processes), Apache ZooKeeper, rdkafka client");
-    println!("{:<48} {:>14} {:>10} {:>8}", "case", "value", "ratio", "target");
+    println!(
+        "{:<48} {:>14} {:>10} {:>8}",
+        "case", "value", "ratio", "target"
+    );
     println!(
         "{:<48} {:>10.0} m/s {:>10} {:>8}",
         "produce 100 B, acks=1, RF=1 (anchor, mean of 2)", anchor, "1.00", ""
@@ -248,7 +266,10 @@ fn wait_leaders(servers: &str, topic: &str, isr: usize) {
         if ok {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "{topic}: ISR of {isr}");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{topic}: ISR of {isr}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -265,7 +286,10 @@ fn wait_brokers(servers: &str, n: usize) {
         {
             return;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "{n} brokers register");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{n} brokers register"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -322,7 +346,11 @@ impl BrokerChild {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let start = Instant::now();
         while TcpStream::connect(addr).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(30), "broker {} starts", self.id);
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "broker {} starts",
+                self.id
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -382,7 +410,10 @@ fn start_zookeeper(work: &Path) -> Option<(Child, u16)> {
         .ok()?;
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(60), "ZooKeeper starts");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "ZooKeeper starts"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     Some((child, port))
@@ -400,7 +431,9 @@ fn run_broker(config: &Path) {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let server = broker::BrokerServer::bind(config).await.expect("broker start");
+        let server = broker::BrokerServer::bind(config)
+            .await
+            .expect("broker start");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("signal handler");
         server

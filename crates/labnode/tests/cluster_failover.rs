@@ -6,6 +6,8 @@
 //! ISR each time, a consumer group's committed offsets survive every loss, and in the end the
 //! three replicas of every partition hold byte-identical logs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
@@ -92,7 +94,10 @@ fn wait_brokers(nodes: &[Node]) {
             if seen == nodes.len() {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(60), "the brokers register");
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the brokers register"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -205,7 +210,11 @@ fn read_all(bootstrap: &str) -> BTreeMap<i32, Vec<(i64, u64)>> {
     }
     consumer.assign(&assignment).unwrap();
     let mut out: BTreeMap<i32, Vec<(i64, u64)>> = BTreeMap::new();
-    let mut done: Vec<i32> = ends.iter().filter(|(_, h)| **h == 0).map(|(p, _)| *p).collect();
+    let mut done: Vec<i32> = ends
+        .iter()
+        .filter(|(_, h)| **h == 0)
+        .map(|(p, _)| *p)
+        .collect();
     while done.len() < PARTITIONS as usize {
         let m = consumer
             .poll(Duration::from_secs(30))
@@ -300,7 +309,7 @@ async fn failover_scenario(zk_port: u16, losses: usize) {
                     }
                 }));
                 i += 1;
-                if i % 20 == 0 {
+                if i.is_multiple_of(20) {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                 }
                 pending.retain(|p: &tokio::task::JoinHandle<()>| !p.is_finished());
@@ -345,7 +354,11 @@ async fn failover_scenario(zk_port: u16, losses: usize) {
         let leader = states[&0].0;
         let node = nodes.iter_mut().find(|n| n.id == leader).unwrap();
         let process = node.process.take().unwrap();
-        let how = if loss % 2 == 0 { "kill -9" } else { "clean stop" };
+        let how = if loss % 2 == 0 {
+            "kill -9"
+        } else {
+            "clean stop"
+        };
         eprintln!("loss {loss}: {how} of broker {leader}, leader of partition 0");
         node.dir = Some(if loss % 2 == 0 {
             process.kill9()
@@ -376,7 +389,11 @@ async fn failover_scenario(zk_port: u16, losses: usize) {
         .unwrap();
     let acked = acked.lock().unwrap().clone();
     let failed = failed.lock().unwrap().clone();
-    assert!(failed.is_empty(), "failed deliveries: {:?}", &failed[..failed.len().min(10)]);
+    assert!(
+        failed.is_empty(),
+        "failed deliveries: {:?}",
+        &failed[..failed.len().min(10)]
+    );
     wait_full_isr(&servers, &nodes);
 
     // Every acknowledged message once, at its acknowledged offset; order kept per partition.
@@ -387,11 +404,18 @@ async fn failover_scenario(zk_port: u16, losses: usize) {
             assert!(w[0].1 < w[1].1, "partition {p}: order kept ({w:?})");
         }
         for (offset, i) in msgs {
-            assert!(seen.insert(*i, (*p, *offset)).is_none(), "message {i} stored twice");
+            assert!(
+                seen.insert(*i, (*p, *offset)).is_none(),
+                "message {i} stored twice"
+            );
         }
     }
     for (p, offset, i) in &acked {
-        assert_eq!(seen.get(i), Some(&(*p, *offset)), "acknowledged message {i}");
+        assert_eq!(
+            seen.get(i),
+            Some(&(*p, *offset)),
+            "acknowledged message {i}"
+        );
     }
     // The group resumes exactly where it committed.
     let consumer: BaseConsumer = ClientConfig::new()
@@ -404,13 +428,20 @@ async fn failover_scenario(zk_port: u16, losses: usize) {
     let mut first: BTreeMap<i32, i64> = BTreeMap::new();
     let start = Instant::now();
     while first.len() < group_offsets.len() {
-        assert!(start.elapsed() < Duration::from_secs(60), "the group resumes");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the group resumes"
+        );
         if let Some(Ok(m)) = consumer.poll(Duration::from_millis(500)) {
             first.entry(m.partition()).or_insert(m.offset());
         }
     }
     for (p, o) in &group_offsets {
-        assert_eq!(first.get(p), Some(o), "partition {p} resumes at the committed offset");
+        assert_eq!(
+            first.get(p),
+            Some(o),
+            "partition {p} resumes at the committed offset"
+        );
     }
     drop(consumer);
     // No replica keeps divergent data: the three logs of each partition are identical.

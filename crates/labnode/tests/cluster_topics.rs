@@ -4,6 +4,8 @@
 //! takeover, a replication factor above the live brokers, a topic created by writing
 //! `/brokers/topics/T`, partition state znodes, min.insync.replicas, and deletion.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::process::Command;
@@ -100,7 +102,10 @@ print('controller', admin.describe_cluster()['controller_id'])
         if let Some(s) = duplicate.child.try_wait().unwrap() {
             break s;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "the duplicate exits");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the duplicate exits"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let err = duplicate.stderr();
@@ -190,7 +195,10 @@ print('acks=1 ok')
 "#,
     )
     .unwrap();
-    assert!(out.contains("refused") && out.contains("acks=1 ok"), "{out}");
+    assert!(
+        out.contains("refused") && out.contains("acks=1 ok"),
+        "{out}"
+    );
     brokers.insert(victim - 1, (support::restart_broker(dir, port), port));
 
     // The controller's loss: another broker takes over with a higher epoch.

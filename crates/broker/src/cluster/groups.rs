@@ -69,7 +69,10 @@ pub(crate) async fn commit(
             Ok(_) => {}
             Err(zk::Error::NoNode) => {
                 match client
-                    .mkdir(&format!("/consumers/{group}/offsets/{topic}"), &persistent())
+                    .mkdir(
+                        &format!("/consumers/{group}/offsets/{topic}"),
+                        &persistent(),
+                    )
                     .await
                 {
                     Ok(()) | Err(zk::Error::NodeExists) => {}
@@ -99,7 +102,9 @@ pub(crate) async fn load(broker: &Broker, groups: &[String]) {
         match read_group(cluster, group).await {
             Ok(found) if !found.is_empty() => {
                 if let Err(e) = broker.groups.offsets.commit(group, found) {
-                    tracing::warn!("group {group}: cannot keep the offsets read from ZooKeeper: {e}");
+                    tracing::warn!(
+                        "group {group}: cannot keep the offsets read from ZooKeeper: {e}"
+                    );
                 }
             }
             Ok(_) => {}
@@ -127,8 +132,13 @@ async fn read_group(
             Err(e) => return Err(e),
         };
         for p in partitions {
-            let Ok(partition) = p.parse::<i32>() else { continue };
-            let data = match client.get_data(&offset_path(group, &topic, partition)).await {
+            let Ok(partition) = p.parse::<i32>() else {
+                continue;
+            };
+            let data = match client
+                .get_data(&offset_path(group, &topic, partition))
+                .await
+            {
                 Ok((d, _)) => d,
                 Err(zk::Error::NoNode) => continue,
                 Err(e) => return Err(e),
@@ -157,6 +167,11 @@ mod tests {
     fn hashes_like_java() {
         assert_eq!(java_hash(""), 0);
         assert_eq!(java_hash("test"), 3_556_498);
-        assert_eq!(java_hash("console-consumer-12345"), "console-consumer-12345".encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c))));
+        assert_eq!(
+            java_hash("console-consumer-12345"),
+            "console-consumer-12345"
+                .encode_utf16()
+                .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+        );
     }
 }

@@ -122,7 +122,10 @@ async fn cluster_id(client: &zk::Client, ours: &str) -> Result<String, zk::Error
         id: ours.to_string(),
     };
     let data = serde_json::to_vec(&mine).unwrap_or_default();
-    match client.create(znodes::CLUSTER_ID, &data, &persistent()).await {
+    match client
+        .create(znodes::CLUSTER_ID, &data, &persistent())
+        .await
+    {
         Ok(_) => return Ok(mine.id),
         Err(zk::Error::NodeExists) => {}
         Err(e) => return Err(e),

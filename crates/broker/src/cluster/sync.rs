@@ -122,18 +122,16 @@ fn apply(cluster: &Arc<Cluster>, broker: &Arc<Broker>, view: &View) {
         for (index, replicas) in topic.replicas.iter().enumerate() {
             let p = i32::try_from(index).unwrap_or(i32::MAX);
             let key: PartitionKey = (name.clone(), p);
-            let state = topic.state(p).filter(|_| replicas.contains(&cluster.me));
+            let state = topic
+                .states
+                .get(index)
+                .and_then(Option::as_ref)
+                .filter(|_| replicas.contains(&cluster.me));
             match state {
-                Some(s) if s.leader == cluster.me => {
-                    leader::become_leader(
-                        cluster,
-                        &local,
-                        key,
-                        s,
-                        topic.states[index].as_ref().map_or(0, |(_, v)| *v),
-                    );
+                Some((s, version)) if s.leader == cluster.me => {
+                    leader::become_leader(cluster, &local, key, s, *version);
                 }
-                Some(s) if s.leader >= 0 => become_follower(cluster, broker, &local, key, s),
+                Some((s, _)) if s.leader >= 0 => become_follower(cluster, broker, &local, key, s),
                 _ => drop_role(cluster, &key),
             }
         }
