@@ -102,7 +102,11 @@ async fn up_on<R: Runtime>(
         (None, None) if lab == DEFAULT_LAB => 0,
         (None, None) => free_offset(rt, spec).await?,
     };
-    let plan = plan::build(spec, templates, lab, flavor, offset)?;
+    let mut plan = plan::build(spec, templates, lab, flavor, offset)?;
+    let revision = rt.revision().await?;
+    if !revision.is_empty() {
+        plan.hash = format!("{}-{revision}", plan.hash);
+    }
     let stale: Vec<&str> = existing
         .iter()
         .filter(|s| !plan.nodes.iter().any(|n| n.object == s.object))

@@ -70,8 +70,10 @@ impl DockerRuntime {
 
     /// Builds the node image unless an image with the same content digest exists; returns its tag.
     pub(crate) async fn build_image(&self) -> anyhow::Result<(String, bool)> {
-        let inputs = Inputs::locate()?;
-        let context = image::context(&inputs)?;
+        let context = image::context(&Inputs::locate()?)?;
+        if let Ok(mut image) = self.image.lock() {
+            *image = Some(context.tag.clone());
+        }
         if self.docker.inspect_image(&context.tag).await.is_ok() {
             return Ok((context.tag, false));
         }
@@ -160,6 +162,12 @@ impl DockerRuntime {
 impl Runtime for DockerRuntime {
     fn name(&self) -> &'static str {
         "docker"
+    }
+
+    async fn revision(&self) -> anyhow::Result<String> {
+        // The image's tag is the digest of its content: a new labnode means new containers.
+        let tag = image::context(&Inputs::locate()?)?.tag;
+        Ok(tag.rsplit(':').next().unwrap_or_default().to_owned())
     }
 
     async fn prepare(&self, plan: &Plan) -> anyhow::Result<String> {

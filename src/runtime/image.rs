@@ -65,6 +65,8 @@ pub(crate) struct Inputs {
     pub(crate) bash: PathBuf,
     /// A static busybox (Debian's `busybox-static`).
     pub(crate) busybox: PathBuf,
+    /// The system's CA certificate bundle, when there is one.
+    pub(crate) ca_bundle: Option<PathBuf>,
 }
 
 impl Inputs {
@@ -104,6 +106,8 @@ impl Inputs {
                 &["/bin/busybox", "/usr/bin/busybox"],
                 "busybox-static",
             )?,
+            ca_bundle: Some(PathBuf::from("/etc/ssl/certs/ca-certificates.crt"))
+                .filter(|p| p.is_file()),
         })
     }
 }
@@ -161,6 +165,16 @@ pub(crate) fn context(inputs: &Inputs) -> anyhow::Result<BuildContext> {
         "rootfs/root/start-kafka-zookeeper.sh",
         "/usr/local/bin/labnode",
     )?;
+    // TLS clients in labnode (reqwest/rustls) load the system's CA certificates at start.
+    if let Some(bundle) = &inputs.ca_bundle {
+        tar.dir("rootfs/etc/ssl", 0o755)?;
+        tar.dir("rootfs/etc/ssl/certs", 0o755)?;
+        tar.file(
+            "rootfs/etc/ssl/certs/ca-certificates.crt",
+            &read(bundle)?,
+            0o644,
+        )?;
+    }
     tar.file(
         "rootfs/etc/passwd",
         b"root:x:0:0:root:/root:/bin/bash\n",
@@ -277,6 +291,18 @@ impl Tar {
 /// A tar of files to write into a node (rendered configs, the services file).
 pub(crate) fn files_tar(files: &[(String, String)]) -> anyhow::Result<Vec<u8>> {
     let mut tar = Tar::new();
+    // Parent directories first, so that the files land where the image has no directory yet.
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, _) in files {
+        let mut parent = Path::new(path.trim_start_matches('/')).parent();
+        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            dirs.insert(p.to_path_buf());
+            parent = p.parent();
+        }
+    }
+    for dir in dirs {
+        tar.dir(&dir.display().to_string(), 0o755)?;
+    }
     for (path, contents) in files {
         tar.file(path.trim_start_matches('/'), contents.as_bytes(), 0o644)?;
     }
@@ -300,6 +326,7 @@ mod tests {
             labnode,
             bash: "/bin/bash-static".into(),
             busybox: "/bin/busybox".into(),
+            ca_bundle: None,
         }
     }
 

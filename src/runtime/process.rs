@@ -130,6 +130,11 @@ impl Runtime for ProcessRuntime {
         "process"
     }
 
+    async fn revision(&self) -> anyhow::Result<String> {
+        // Nodes run the labnode beside `lab` through links: a new build is picked up on start.
+        Ok(String::new())
+    }
+
     async fn prepare(&self, plan: &Plan) -> anyhow::Result<String> {
         let inputs = Inputs::locate()?;
         let labnode = fs::canonicalize(&inputs.labnode)?;

@@ -160,7 +160,7 @@ fn checks_follow_the_state_of_the_lab() {
         jps["detail"]
             .as_str()
             .unwrap()
-            .contains("expected [Kafka, Kafka, Kafka, QuorumPeerMain], jps shows [QuorumPeerMain]"),
+            .contains("expected [Kafka, Kafka, Kafka, NameNode, QuorumPeerMain], jps shows [NameNode, QuorumPeerMain]"),
         "{jps}"
     );
     let file = result(

@@ -32,7 +32,8 @@ fn the_tp3_lab_runs_as_local_processes() {
         "{st}"
     );
     assert_eq!(services(&st, "hadoop-master"), tp3_master_services());
-    assert!(services(&st, "hadoop-slave1").is_empty());
+    assert_eq!(services(&st, "hadoop-slave1"), ["DataNode"]);
+    assert_eq!(services(&st, "hadoop-slave2"), ["DataNode"]);
 
     // Each node has its own root: configs under it, the listener advertised on the shifted port.
     let conf = std::fs::read_to_string(
