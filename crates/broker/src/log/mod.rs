@@ -6,7 +6,8 @@
 //!   00000000000000000000.index      sparse: last offset of a batch -> its byte position
 //!   00000000000000000000.timeindex  sparse: max timestamp so far -> its offset
 //!   00000000000000523311.log …      the next segment, named by its base offset
-//!   partition-offsets-checkpoint    high watermark, log start offset, recovery point
+//!   partition-offsets-checkpoint    high watermark, log start offset, recovery point,
+//!                                   and after a clean close the log end (`clean-end`)
 //!   leader-epoch-checkpoint         leader epoch -> first offset (OffsetForLeaderEpoch)
 //! ```
 //!
@@ -23,6 +24,9 @@
 //! scanned batch by batch; the first batch with a bad length, magic, CRC32C or offset ends
 //! the segment (the file is truncated there, later segments are deleted) and both indexes are
 //! rebuilt. Older segments keep their index files unless those are missing or inconsistent.
+//! After a clean close (a `clean-end` mark in the checkpoint, removed durably on open) the
+//! active segment is trusted too: its headers after the last index entry are walked, no
+//! record is read, so a clean restart costs little whatever the segment size.
 //!
 //! The high watermark and the leader epoch cache are stored from the start, so replication
 //! (a follower's [`PartitionLog::append_as_follower`], [`PartitionLog::truncate_to`],

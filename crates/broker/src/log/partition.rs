@@ -76,6 +76,9 @@ struct Offsets {
     high_watermark: i64,
     log_start_offset: i64,
     recovery_point: i64,
+    /// Written by a clean close only: the log ended exactly here with everything fsynced, so
+    /// the next open may trust the active segment too. Removed (durably) when opened.
+    clean_end: Option<i64>,
 }
 
 /// What recovery found in a partition directory.
@@ -111,7 +114,13 @@ impl PartitionLog {
             mut segments,
             epochs: scanned_epochs,
             scanned,
-        } = recover_segments(dir, recovery_point, config.index_interval_bytes, now)?;
+        } = recover_segments(
+            dir,
+            recovery_point,
+            saved.and_then(|s| s.clean_end),
+            config.index_interval_bytes,
+            now,
+        )?;
         let active = match segments.pop() {
             Some(active) => active,
             None => {
@@ -144,6 +153,7 @@ impl PartitionLog {
                 high_watermark: -1,
                 log_start_offset: -1,
                 recovery_point: -1,
+                clean_end: None,
             }),
             checkpointed_at: Instant::now(),
             epochs: LeaderEpochCache::load(dir),
@@ -162,6 +172,8 @@ impl PartitionLog {
             // Recovered data is made durable once, so the next start need not scan it again.
             log.flush()?;
         }
+        // A clean-close mark must not outlive this open: later changes are not covered by it.
+        log.checkpoint()?;
         Ok(log)
     }
 
@@ -661,10 +673,16 @@ impl PartitionLog {
     /// changed since it was last written (a small file replaced by rename, no fsync unless
     /// the log start moved).
     pub fn checkpoint(&mut self) -> Result<(), LogError> {
+        self.write_checkpoint(None)
+    }
+
+    /// Writes the offsets checkpoint if it changed; `clean_end` marks a clean close.
+    fn write_checkpoint(&mut self, clean_end: Option<i64>) -> Result<(), LogError> {
         let current = Offsets {
             high_watermark: self.high_watermark,
             log_start_offset: self.log_start_offset,
             recovery_point: self.recovery_point,
+            clean_end,
         };
         if current == self.checkpointed {
             return Ok(());
@@ -677,16 +695,20 @@ impl PartitionLog {
         {
             segment.flush(false)?;
         }
+        let mut entries = vec![
+            ("high-watermark", current.high_watermark),
+            ("log-start-offset", current.log_start_offset),
+            ("recovery-point", current.recovery_point),
+        ];
+        entries.extend(clean_end.map(|end| ("clean-end", end)));
         checkpoint::write(
             &self.dir.join(OFFSETS_CHECKPOINT),
-            &[
-                ("high-watermark", current.high_watermark),
-                ("log-start-offset", current.log_start_offset),
-                ("recovery-point", current.recovery_point),
-            ],
+            &entries,
             // Losing a high watermark or recovery point costs a longer recovery; losing a
-            // log start would bring deleted records back.
-            current.log_start_offset != self.checkpointed.log_start_offset,
+            // log start would bring deleted records back, and a stale clean mark could make
+            // recovery trust changed data.
+            current.log_start_offset != self.checkpointed.log_start_offset
+                || (self.checkpointed.clean_end.is_some() && clean_end.is_none()),
         )?;
         self.checkpointed = current;
         self.checkpointed_at = Instant::now();
@@ -694,11 +716,17 @@ impl PartitionLog {
     }
 
     /// A clean stop that reports errors (dropping the log does the same, logging them):
-    /// flushes everything and writes the offsets checkpoint.
+    /// flushes everything and writes the offsets checkpoint with a clean-close mark, so the
+    /// next open trusts the active segment instead of scanning it.
     pub fn close(mut self) -> Result<(), LogError> {
         self.closed = true;
+        self.close_cleanly()
+    }
+
+    fn close_cleanly(&mut self) -> Result<(), LogError> {
         self.flush()?;
-        self.checkpoint()
+        let end = self.log_end_offset();
+        self.write_checkpoint(Some(end))
     }
 
     /// Removes the whole partition directory (DeleteTopics).
@@ -715,7 +743,7 @@ impl Drop for PartitionLog {
         if self.closed {
             return;
         }
-        if let Err(e) = self.flush().and_then(|()| self.checkpoint()) {
+        if let Err(e) = self.close_cleanly() {
             tracing::warn!(dir = %self.dir.display(), "flush on close failed: {e}");
         }
     }
@@ -822,6 +850,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
 fn recover_segments(
     dir: &Path,
     recovery_point: i64,
+    clean_end: Option<i64>,
     index_interval: u64,
     now: i64,
 ) -> Result<Recovered, LogError> {
@@ -834,8 +863,9 @@ fn recover_segments(
     for (i, &base) in bases.iter().enumerate() {
         let mut segment = Segment::open(dir, base, now)?;
         let next_base = bases.get(i + 1).copied();
-        let trusted = match next_base {
-            Some(next) if next <= recovery_point => segment.load(next)?,
+        let trusted = match (next_base, clean_end) {
+            (Some(next), _) if next <= recovery_point => segment.load(next)?,
+            (None, Some(end)) if end <= recovery_point => segment.load_active(end)?,
             _ => false,
         };
         if trusted {
@@ -881,5 +911,6 @@ fn read_offsets_checkpoint(dir: &Path) -> Option<Offsets> {
         high_watermark: get("high-watermark")?,
         log_start_offset: get("log-start-offset")?,
         recovery_point: get("recovery-point")?,
+        clean_end: get("clean-end"),
     })
 }

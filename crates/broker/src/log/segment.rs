@@ -154,6 +154,44 @@ impl Segment {
         Ok(true)
     }
 
+    /// Trusts the active segment of a cleanly closed log that ended at `end`: loads the index
+    /// files, then walks the batch headers after the last indexed one (no record is read), which
+    /// must end exactly at the end of the file and at offset `end`. Returns false, leaving the
+    /// caller to [`recover`](Self::recover), on any mismatch.
+    pub(crate) fn load_active(&mut self, end: i64) -> Result<bool, LogError> {
+        if !self.load(end)? {
+            return Ok(false);
+        }
+        let indexed = self.offsets.last().map_or(0, |e| u64::from(e.position));
+        let mut position = indexed;
+        let mut next = self.base_offset;
+        while position < self.size {
+            let Ok(header) = self.header_at(position) else {
+                return Ok(false);
+            };
+            if header.max_timestamp > self.max_timestamp {
+                self.max_timestamp = header.max_timestamp;
+                self.offset_of_max_timestamp = header.last_offset();
+            }
+            next = header.next_offset();
+            position += header.size();
+        }
+        if position != self.size
+            || (self.size > 0 && next != end)
+            || (self.size == 0 && end != self.base_offset)
+        {
+            return Ok(false);
+        }
+        self.bytes_since_index = self.size - indexed;
+        if self.size > 0 {
+            let Ok(first) = self.header_at(0) else {
+                return Ok(false);
+            };
+            self.rolling_timestamp = (first.max_timestamp >= 0).then_some(first.max_timestamp);
+        }
+        Ok(true)
+    }
+
     /// Scans the whole log file, checking every batch's framing, CRC32C and offsets, rebuilds
     /// both indexes, and truncates the file at the first invalid batch (a torn tail after a
     /// crash). `on_batch` sees every valid batch. Returns the number of bytes cut off.

@@ -821,3 +821,64 @@ fn a_lost_epoch_checkpoint_is_rebuilt_from_the_scanned_batches() {
     assert_eq!(log.leader_epoch_end_offset(4), Some((4, 30)));
     assert_eq!(log.latest_epoch(), Some(4));
 }
+
+#[test]
+fn a_clean_close_lets_the_next_open_trust_the_active_segment_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    };
+    let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    fill(&mut log, 20, 2);
+    log.close().unwrap();
+    let checkpoint = dir.path().join("partition-offsets-checkpoint");
+    assert!(
+        std::fs::read_to_string(&checkpoint)
+            .unwrap()
+            .contains("clean-end 40")
+    );
+
+    // Damage the first batch: a trusted segment is not scanned, so the damage goes unseen…
+    let file = dir.path().join("00000000000000000000.log");
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[70] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    assert_eq!(log.log_end_offset(), 40, "the clean-close mark was trusted");
+    assert_eq!(log.offset_for_timestamp(1035).unwrap(), Some((35, 1035)));
+    assert!(
+        !std::fs::read_to_string(&checkpoint)
+            .unwrap()
+            .contains("clean-end")
+    );
+    std::mem::forget(log); // …but the mark is gone: after a crash the segment is scanned.
+    let log = PartitionLog::open(dir.path(), config).unwrap();
+    assert_eq!(
+        log.log_end_offset(),
+        0,
+        "the damaged first batch ends the log"
+    );
+}
+
+#[test]
+fn a_stale_clean_mark_is_not_trusted_once_the_log_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        index_interval_bytes: 100,
+        ..LogConfig::default()
+    };
+    let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    fill(&mut log, 10, 2);
+    log.close().unwrap();
+    let checkpoint = dir.path().join("partition-offsets-checkpoint");
+    let stale = std::fs::read(&checkpoint).unwrap();
+    let mut log = PartitionLog::open(dir.path(), config.clone()).unwrap();
+    fill(&mut log, 5, 2);
+    std::mem::forget(log); // a crash, and a checkpoint from before the appends
+    std::fs::write(&checkpoint, stale).unwrap();
+    let log = PartitionLog::open(dir.path(), config).unwrap();
+    assert_eq!(log.log_end_offset(), 30);
+    assert_eq!(read_all(&log, 0).len(), 30);
+    assert_eq!(log.max_timestamp().unwrap(), Some((29, 1029)));
+}
