@@ -282,3 +282,156 @@ pub(crate) async fn maintain_isr(cluster: &Cluster, client: &zk::Client) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::indexmap::IndexMap;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    use super::*;
+    use crate::cluster::{TopicView, View};
+    use crate::config::BrokerConfig;
+    use crate::topics::Topics;
+
+    /// One uncompressed batch of `n` records.
+    fn batch(n: usize) -> Vec<u8> {
+        let records: Vec<Record> = (0..n)
+            .map(|i| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: -1,
+                timestamp: 1,
+                key: None,
+                value: Some(Bytes::from_static(b"v")),
+                headers: IndexMap::new(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        buf.to_vec()
+    }
+
+    /// Broker 1 leading `t`-0 (replicas 1, 2, 3; ISR all three) with an empty log.
+    fn leading(dir: &std::path::Path) -> (Arc<Cluster>, Arc<Topic>, PartitionKey) {
+        let config = BrokerConfig::parse(
+            &format!(
+                "broker.id=1\nlog.dirs={}\nzookeeper.connect=127.0.0.1:1\n\
+                 replica.lag.time.max.ms=100\n",
+                dir.display()
+            ),
+            "test",
+        )
+        .unwrap();
+        let cluster = Cluster::from_config(&config).unwrap();
+        let topic = Topics::open(&config)
+            .unwrap()
+            .create_replica("t", uuid::Uuid::new_v4(), 1, BTreeMap::new())
+            .unwrap();
+        let state = PartitionStateZnode {
+            controller_epoch: 1,
+            leader: 1,
+            version: 1,
+            leader_epoch: 4,
+            isr: vec![1, 2, 3],
+        };
+        let mut view = View::default();
+        view.topics.insert(
+            "t".into(),
+            TopicView {
+                id: topic.id,
+                replicas: vec![vec![1, 2, 3]],
+                states: vec![Some((state.clone(), 0))],
+                ..TopicView::default()
+            },
+        );
+        cluster.set_view(view);
+        let key = ("t".to_string(), 0);
+        become_leader(&cluster, &topic, key.clone(), &state, 0);
+        (cluster, topic, key)
+    }
+
+    fn isr_of(cluster: &Cluster, key: &PartitionKey) -> Vec<i32> {
+        match cluster.roles().get(key) {
+            Some(Role::Leader(l)) => l.isr.clone(),
+            _ => panic!("not leader"),
+        }
+    }
+
+    #[test]
+    fn the_high_watermark_is_the_smallest_log_end_of_the_isr() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cluster, topic, key) = leading(dir.path());
+        let p = topic.partition(0).unwrap();
+        assert_eq!(p.leader_epoch(), 4);
+        p.produce(&batch(3)).unwrap();
+        advance_high_watermark(&cluster, &key);
+        assert_eq!(p.lock().log.high_watermark(), 0, "followers unknown yet");
+        follower_fetched(&cluster, &key, 2, 3);
+        assert_eq!(p.lock().log.high_watermark(), 0, "broker 3 has not fetched");
+        follower_fetched(&cluster, &key, 3, 2);
+        assert_eq!(p.lock().log.high_watermark(), 2);
+        follower_fetched(&cluster, &key, 3, 3);
+        assert_eq!(p.lock().log.high_watermark(), 3);
+        // It never goes back.
+        follower_fetched(&cluster, &key, 2, 1);
+        assert_eq!(p.lock().log.high_watermark(), 3);
+    }
+
+    #[test]
+    fn a_silent_follower_leaves_the_isr_and_a_caught_up_live_one_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let (cluster, topic, key) = leading(dir.path());
+        let p = topic.partition(0).unwrap();
+        p.produce(&batch(2)).unwrap();
+        follower_fetched(&cluster, &key, 2, 2);
+        std::thread::sleep(Duration::from_millis(150));
+        follower_fetched(&cluster, &key, 2, 2);
+        let wanted = match cluster.roles().get(&key) {
+            Some(Role::Leader(l)) => l.wanted_isr(1, cluster.lag_max, &[1, 2, 3]),
+            _ => panic!("not leader"),
+        };
+        assert_eq!(
+            wanted,
+            vec![1, 2],
+            "3 never fetched within replica.lag.time.max.ms"
+        );
+        if let Some(Role::Leader(l)) = cluster.roles().get_mut(&key) {
+            l.isr = wanted;
+        }
+        // With 3 out, the ISR {1, 2} commits what 2 has.
+        advance_high_watermark(&cluster, &key);
+        assert_eq!(p.lock().log.high_watermark(), 2);
+        // 3 catches up: it returns only while registered.
+        follower_fetched(&cluster, &key, 3, 2);
+        let (live, dead) = match cluster.roles().get(&key) {
+            Some(Role::Leader(l)) => (
+                l.wanted_isr(1, cluster.lag_max, &[1, 2, 3]),
+                l.wanted_isr(1, cluster.lag_max, &[1, 2]),
+            ),
+            _ => panic!("not leader"),
+        };
+        assert_eq!(live, vec![1, 2, 3]);
+        assert_eq!(dead, vec![1, 2]);
+        assert_eq!(isr_of(&cluster, &key), vec![1, 2]);
+    }
+}
