@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kafka_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeGroupsRequest,
-    ListGroupsRequest,
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    DescribeGroupsRequest, ListGroupsRequest,
 };
 
 use crate::client::{Client, Metadata};
@@ -171,6 +171,38 @@ impl Admin {
             })?;
         }
         Ok(())
+    }
+
+    /// A topic's configs that differ from the defaults (its overrides), in the broker's order;
+    /// what `kafka-topics.sh --describe` prints after `Configs:`.
+    pub async fn topic_config_overrides(&self, topic: &str) -> Result<Vec<(String, String)>> {
+        /// ConfigSource DEFAULT_CONFIG: the value nobody set.
+        const DEFAULT_CONFIG: i8 = 5;
+        let conn = self.client.any_connection().await?;
+        let version = conn.version::<DescribeConfigsRequest>()?;
+        let response = conn
+            .call(&requests::describe_topic_configs(topic), version)
+            .await?;
+        let mut out = Vec::new();
+        for r in response.results {
+            check_with_message(r.error_code, r.error_message.as_deref(), || {
+                format!("describe the configs of topic {topic}")
+            })?;
+            out.extend(
+                r.configs
+                    .into_iter()
+                    .filter(|c| c.config_source != DEFAULT_CONFIG)
+                    .map(|c| {
+                        let value = if c.is_sensitive {
+                            None
+                        } else {
+                            c.value.map(|v| v.to_string())
+                        };
+                        (c.name.to_string(), value.unwrap_or_else(|| "null".into()))
+                    }),
+            );
+        }
+        Ok(out)
     }
 
     /// Every group of every broker.

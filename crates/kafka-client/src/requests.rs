@@ -8,12 +8,13 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use kafka_protocol::messages::{
     BrokerId, CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest,
-    DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, GroupId, HeartbeatRequest,
-    InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
-    ListOffsetsRequest, MetadataRequest, OffsetCommitRequest, OffsetFetchRequest, ProduceRequest,
-    ProducerId, SyncGroupRequest, TopicName,
+    DescribeConfigsRequest, DescribeGroupsRequest, FetchRequest, FindCoordinatorRequest, GroupId,
+    HeartbeatRequest, InitProducerIdRequest, JoinGroupRequest, LeaveGroupRequest,
+    ListGroupsRequest, ListOffsetsRequest, MetadataRequest, OffsetCommitRequest,
+    OffsetFetchRequest, ProduceRequest, ProducerId, SyncGroupRequest, TopicName,
     create_partitions_request::CreatePartitionsTopic,
     create_topics_request::{CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig},
+    describe_configs_request::DescribeConfigsResource,
     fetch_request::{FetchPartition, FetchTopic},
     join_group_request::JoinGroupRequestProtocol,
     leave_group_request::MemberIdentity,
@@ -347,6 +348,19 @@ fn creatable_topic(t: &NewTopic) -> CreatableTopic {
         .with_configs(configs)
 }
 
+/// The resource type of a topic in DescribeConfigs.
+const TOPIC_RESOURCE: i8 = 2;
+
+/// DescribeConfigs of every config of one topic.
+pub(crate) fn describe_topic_configs(topic: &str) -> DescribeConfigsRequest {
+    DescribeConfigsRequest::default().with_resources(vec![
+        DescribeConfigsResource::default()
+            .with_resource_type(TOPIC_RESOURCE)
+            .with_resource_name(text(topic))
+            .with_configuration_keys(None),
+    ])
+}
+
 /// DeleteTopics by name (versions 0–5).
 pub(crate) fn delete_topics(names: &[String], timeout_ms: i32) -> DeleteTopicsRequest {
     DeleteTopicsRequest::default()
@@ -458,6 +472,7 @@ mod tests {
                     ApiKey::DeleteTopics => encode(&delete_topics(&["t".into()], 1000), key, v),
                     ApiKey::CreatePartitions => encode(&create_partitions("t", 4, 1000), key, v),
                     ApiKey::InitProducerId => encode(&init_producer_id(v), key, v),
+                    ApiKey::DescribeConfigs => encode(&describe_topic_configs("t"), key, v),
                     other => panic!("{other:?} is in SUPPORTED but has no builder test"),
                 }
             }

@@ -162,6 +162,44 @@ fn the_tp3_sequence_with_bootstrap_server() {
         "Topic: Hello-Kafka\tPartitionCount: 1\tReplicationFactor: 1\tConfigs: \n\
          \tTopic: Hello-Kafka\tPartition: 0\tLeader: 0\tReplicas: 0\tIsr: 0\n"
     );
+    assert_eq!(
+        ok(tool(
+            h,
+            &[
+                "kafka-topics.sh",
+                "--create",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "Short",
+                "--partitions",
+                "2",
+                "--replication-factor",
+                "1",
+                "--config",
+                "retention.ms=60000",
+            ],
+            "",
+        )),
+        "Created topic Short.\n"
+    );
+    let short = ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--describe",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Short",
+        ],
+        "",
+    ));
+    assert_eq!(
+        short.lines().next(),
+        Some("Topic: Short\tPartitionCount: 2\tReplicationFactor: 1\tConfigs: retention.ms=60000"),
+        "{short}"
+    );
     let unknown = tool(
         h,
         &[

@@ -309,7 +309,13 @@ async fn describe(admin: &Admin, args: &Args) -> Result<(), TopicError> {
     let metadata = admin.client().metadata();
     for name in names {
         if let Some(t) = metadata.topics.get(&name) {
-            for line in describe_lines(t) {
+            // A broker without DescribeConfigs still gets its topics described, configs empty.
+            let configs = match admin.topic_config_overrides(&name).await {
+                Ok(c) => c,
+                Err(KafkaError::UnsupportedVersion { .. }) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            for line in describe_lines(t, &configs) {
                 println!("{line}");
             }
         }
@@ -317,8 +323,9 @@ async fn describe(admin: &Admin, args: &Args) -> Result<(), TopicError> {
     Ok(())
 }
 
-/// Kafka's description of a topic: a summary line, then a line per partition.
-fn describe_lines(t: &TopicMetadata) -> Vec<String> {
+/// Kafka's description of a topic: a summary line (with its config overrides), then a line
+/// per partition.
+fn describe_lines(t: &TopicMetadata, configs: &[(String, String)]) -> Vec<String> {
     let join = |ids: &[i32]| {
         ids.iter()
             .map(ToString::to_string)
@@ -326,8 +333,13 @@ fn describe_lines(t: &TopicMetadata) -> Vec<String> {
             .join(",")
     };
     let rf = t.partitions.first().map_or(0, |p| p.replicas.len());
+    let configs = configs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let mut lines = vec![format!(
-        "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: ",
+        "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {configs}",
         t.name,
         t.partitions.len(),
         rf
@@ -446,9 +458,9 @@ mod tests {
             }],
         };
         assert_eq!(
-            describe_lines(&t),
+            describe_lines(&t, &[("retention.ms".into(), "1000".into())]),
             vec![
-                "Topic: Hello-Kafka\tPartitionCount: 1\tReplicationFactor: 2\tConfigs: "
+                "Topic: Hello-Kafka\tPartitionCount: 1\tReplicationFactor: 2\tConfigs: retention.ms=1000"
                     .to_string(),
                 "\tTopic: Hello-Kafka\tPartition: 0\tLeader: 0\tReplicas: 0,1\tIsr: 0".to_string(),
             ]
