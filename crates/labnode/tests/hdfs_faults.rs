@@ -1,6 +1,7 @@
 //! HDFS under failures, with real processes: a datanode killed (SIGKILL) in the middle of a
 //! write, its blocks re-replicated from the survivors; the namenode killed and restarted on
 //! the same name directory.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 

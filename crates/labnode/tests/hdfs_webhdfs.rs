@@ -1,5 +1,6 @@
 //! HDFS through real WebHDFS clients: a real `labnode namenode` and two `labnode datanode`
 //! processes, driven by HdfsCLI (the `hdfs` package) and by raw HTTP for what must be refused.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 
