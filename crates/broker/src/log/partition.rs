@@ -172,8 +172,10 @@ impl PartitionLog {
             // Recovered data is made durable once, so the next start need not scan it again.
             log.flush()?;
         }
-        // A clean-close mark must not outlive this open: later changes are not covered by it.
-        log.checkpoint()?;
+        if saved.is_some_and(|s| s.clean_end.is_some()) {
+            // A clean-close mark must not outlive this open: later changes are not covered.
+            log.checkpoint()?;
+        }
         Ok(log)
     }
 
