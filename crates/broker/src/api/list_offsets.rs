@@ -29,9 +29,14 @@ pub(super) async fn handle(
             r.timestamp = -1;
             r.offset = -1;
             r.leader_epoch = -1;
-            match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
-                None => r.error_code = ResponseError::UnknownTopicOrPartition.code(),
-                Some(part) => {
+            // In a cluster only the partition's leader answers (NOT_LEADER_OR_FOLLOWER).
+            let refused = topic.as_ref().map_or(Ok(()), |t| {
+                crate::cluster::requests::check_leader(broker, &t.name, p.partition_index)
+            });
+            match (topic.as_ref().and_then(|t| t.partition(p.partition_index)), refused) {
+                (None, _) => r.error_code = ResponseError::UnknownTopicOrPartition.code(),
+                (Some(_), Err(code)) => r.error_code = code,
+                (Some(part), Ok(())) => {
                     let state = part.lock();
                     if version >= 4 {
                         r.leader_epoch = state.leader_epoch;
