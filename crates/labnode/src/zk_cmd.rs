@@ -85,11 +85,7 @@ fn run_coordinator(config_path: &Path) -> anyhow::Result<ExitCode> {
     init_logging();
     let config = coordinator::Config::load(config_path)
         .with_context(|| format!("invalid configuration {}", config_path.display()))?;
-    // One thread for the network and the state machine (a single task owns the state);
-    // the transaction log has a thread of its own.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let server = coordinator::Server::bind(config).await?;
         let shutdown = CancellationToken::new();
