@@ -75,7 +75,8 @@ fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&work);
 
     println!(
-        "coordinator vs Apache ZooKeeper 3.8 (Debian), {secs} s per cell, fsync on, client: zookeeper-client"
+        "coordinator vs Apache ZooKeeper 3.8 (Debian), fsync on, client: zookeeper-client, \
+         median of {rounds} rounds of {secs} s per cell"
     );
     println!(
         "{:<8} {:>8} {:>12} {:>12} {:>7} {:>12} {:>12}",
