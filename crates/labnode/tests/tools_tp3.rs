@@ -800,3 +800,148 @@ fn a_typed_line_shows_at_once_and_ctrl_c_ends_the_consumer() {
     let out = wait_with_deadline(producer, 30);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// Brokers that register in ZooKeeper (`zookeeper.connect`) form a cluster the `--zookeeper`
+/// forms find with no help: a replicated topic, records routed to each partition's leader, a
+/// group's offsets across brokers, and the replication-factor error naming the live brokers.
+#[test]
+fn the_zookeeper_forms_with_a_registered_two_broker_cluster() {
+    let (_zk, zk_port) = support::start_coordinator("");
+    let zk = format!("127.0.0.1:{zk_port}");
+    let extra = format!("zookeeper.connect={zk}");
+    let (_b0, port0) = support::start_broker(&extra);
+    let port1 = support::free_port();
+    let dir1 = support::tempdir::Dir::new();
+    let config1 = support::write_broker_config(dir1.path(), port1, &extra);
+    let properties = std::fs::read_to_string(&config1)
+        .unwrap()
+        .replace("broker.id=0", "broker.id=1");
+    std::fs::write(&config1, properties).unwrap();
+    let _b1 = support::restart_broker(dir1, port1);
+    let nowhere = support::tempdir::Dir::new();
+    let h = nowhere.path();
+
+    // Both brokers register shortly after they start.
+    let create = [
+        "kafka-topics.sh",
+        "--create",
+        "--zookeeper",
+        &zk,
+        "--replication-factor",
+        "2",
+        "--partitions",
+        "2",
+        "--topic",
+        "replicated",
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let out = tool(h, &create, "");
+        if out.status.success() {
+            assert_eq!(text(&out.stdout), "Created topic replicated.\n");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            text(&out.stdout)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let described = ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--describe",
+            "--zookeeper",
+            &zk,
+            "--topic",
+            "replicated",
+        ],
+        "",
+    ));
+    let lines: Vec<&str> = described.lines().collect();
+    assert_eq!(
+        lines[0],
+        "Topic: replicated\tPartitionCount: 2\tReplicationFactor: 2\tConfigs: "
+    );
+    for (i, line) in lines[1..].iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("\tTopic: replicated\tPartition: {i}\tLeader: ")),
+            "{described}"
+        );
+    }
+
+    // Written through broker 1, read through ZooKeeper, committed, described.
+    ok(tool(
+        h,
+        &[
+            "kafka-console-producer.sh",
+            "--broker-list",
+            &format!("127.0.0.1:{port1}"),
+            "--topic",
+            "replicated",
+        ],
+        "one\ntwo\nthree\nfour\n",
+    ));
+    let read = ok(tool(
+        h,
+        &[
+            "kafka-console-consumer.sh",
+            "--zookeeper",
+            &zk,
+            "--topic",
+            "replicated",
+            "--from-beginning",
+            "--max-messages",
+            "4",
+            "--group",
+            "cluster-readers",
+        ],
+        "",
+    ));
+    let mut got: Vec<&str> = read.lines().collect();
+    got.sort_unstable();
+    assert_eq!(got, ["four", "one", "three", "two"]);
+    let table = ok(tool(
+        h,
+        &[
+            "kafka-consumer-groups.sh",
+            "--bootstrap-server",
+            &format!("127.0.0.1:{port0}"),
+            "--describe",
+            "--group",
+            "cluster-readers",
+        ],
+        "",
+    ));
+    let lag: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("cluster-readers "))
+        .map(|l| l.split_whitespace().nth(5).unwrap())
+        .collect();
+    assert_eq!(lag, ["0", "0"], "{table}");
+
+    let three = tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--create",
+            "--zookeeper",
+            &zk,
+            "--replication-factor",
+            "3",
+            "--partitions",
+            "1",
+            "--topic",
+            "three",
+        ],
+        "",
+    );
+    assert_eq!(three.status.code(), Some(1));
+    let msg = text(&three.stdout);
+    assert!(
+        msg.starts_with("Error while executing topic command : ") && msg.contains('2'),
+        "{msg}"
+    );
+}
