@@ -88,16 +88,16 @@ const FETCH: &[Field] = &[
         until(12, Str),
         from(13, Uuid),
         all(Structs(&[
-            all(I32),     // partition
-            from(9, I32), // current_leader_epoch
-            all(I64),     // fetch_offset
+            all(I32),      // partition
+            from(9, I32),  // current_leader_epoch
+            all(I64),      // fetch_offset
             from(12, I32), // last_fetched_epoch
-            from(5, I64), // log_start_offset
-            all(I32),     // partition_max_bytes
+            from(5, I64),  // log_start_offset
+            all(I32),      // partition_max_bytes
         ])),
     ])),
     from(7, Structs(&[until(12, Str), from(13, Uuid), all(Ints)])), // forgotten topics
-    from(11, Str), // rack_id
+    from(11, Str),                                                  // rack_id
 ];
 
 const LIST_OFFSETS: &[Field] = &[
@@ -106,10 +106,10 @@ const LIST_OFFSETS: &[Field] = &[
     all(Structs(&[
         all(Str),
         all(Structs(&[
-            all(I32),       // partition_index
-            from(4, I32),   // current_leader_epoch
-            all(I64),       // timestamp
-            until(0, I32),  // max_num_offsets
+            all(I32),      // partition_index
+            from(4, I32),  // current_leader_epoch
+            all(I64),      // timestamp
+            until(0, I32), // max_num_offsets
         ])),
     ])),
     from(10, I32), // timeout_ms
@@ -140,28 +140,31 @@ const OFFSET_COMMIT: &[Field] = &[
         until(9, Str),
         from(10, Uuid),
         all(Structs(&[
-            all(I32),      // partition_index
-            all(I64),      // committed_offset
-            from(6, I32),  // committed_leader_epoch
+            all(I32),     // partition_index
+            all(I64),     // committed_offset
+            from(6, I32), // committed_leader_epoch
             Field {
                 kind: I64,
                 min: 1,
                 max: 1,
             }, // commit_timestamp
-            all(Str), // committed_metadata
+            all(Str),     // committed_metadata
         ])),
     ])),
 ];
 
 const OFFSET_FETCH: &[Field] = &[
-    until(7, Str),                               // group_id
-    until(7, Structs(&[all(Str), all(Ints)])),   // topics
-    from(8, Structs(&[
-        all(Str),     // group_id
-        from(9, Str), // member_id
-        from(9, I32), // member_epoch
-        all(Structs(&[until(9, Str), from(10, Uuid), all(Ints)])),
-    ])),
+    until(7, Str),                             // group_id
+    until(7, Structs(&[all(Str), all(Ints)])), // topics
+    from(
+        8,
+        Structs(&[
+            all(Str),     // group_id
+            from(9, Str), // member_id
+            from(9, I32), // member_epoch
+            all(Structs(&[until(9, Str), from(10, Uuid), all(Ints)])),
+        ]),
+    ),
     from(7, Bool), // require_stable
 ];
 
@@ -181,8 +184,8 @@ const JOIN_GROUP: &[Field] = &[
 const HEARTBEAT: &[Field] = &[all(Str), all(I32), all(Str), from(3, Str)];
 
 const LEAVE_GROUP: &[Field] = &[
-    all(Str),       // group_id
-    until(2, Str),  // member_id
+    all(Str),      // group_id
+    until(2, Str), // member_id
     from(3, Structs(&[all(Str), all(Str), from(5, Str)])),
 ];
 
@@ -538,9 +541,7 @@ mod tests {
                     ApiKey::SyncGroup => RequestKind::SyncGroup(sync.clone()),
                     ApiKey::DescribeGroups => RequestKind::DescribeGroups(describe.clone()),
                     ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
-                    ApiKey::ApiVersions => {
-                        RequestKind::ApiVersions(ApiVersionsRequest::default())
-                    }
+                    ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
                     ApiKey::CreateTopics => RequestKind::CreateTopics(create.clone()),
                     ApiKey::DeleteTopics if v >= 6 => RequestKind::DeleteTopics(delete_v6.clone()),
                     ApiKey::DeleteTopics => RequestKind::DeleteTopics(delete.clone()),

@@ -238,7 +238,10 @@ impl BrokerConfig {
             default_replication_factor: p.short("default.replication.factor", 1)?,
             auto_create_topics: p.bool("auto.create.topics.enable", true)?,
             delete_topic_enable: p.bool("delete.topic.enable", true)?,
-            segment_bytes: p.positive_int("log.segment.bytes", 1 << 30)?.unsigned_abs().into(),
+            segment_bytes: p
+                .positive_int("log.segment.bytes", 1 << 30)?
+                .unsigned_abs()
+                .into(),
             roll_after,
             retention_time,
             retention_bytes: u64::try_from(retention_bytes).ok(),
@@ -493,9 +496,7 @@ impl Properties {
                     return Err(invalid(
                         &e,
                         "listeners",
-                        &format!(
-                            "listener {name} has no entry in listener.security.protocol.map"
-                        ),
+                        &format!("listener {name} has no entry in listener.security.protocol.map"),
                     ));
                 }
             }

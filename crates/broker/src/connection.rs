@@ -126,10 +126,7 @@ async fn serve_request(
 /// The API key and version at the start of a request, read without trusting the frame's length.
 fn peek_key_and_version(frame: &[u8]) -> Result<(i16, i16), ConnectionError> {
     match frame.get(..4) {
-        Some(&[k0, k1, v0, v1]) => Ok((
-            i16::from_be_bytes([k0, k1]),
-            i16::from_be_bytes([v0, v1]),
-        )),
+        Some(&[k0, k1, v0, v1]) => Ok((i16::from_be_bytes([k0, k1]), i16::from_be_bytes([v0, v1]))),
         _ => Err(ConnectionError::Malformed(format!(
             "a request of {} bytes has no header",
             frame.len()

@@ -61,7 +61,10 @@ mod tests {
         let mut b = BytesMut::from(&[0u8, 0, 0, 5, 1, 2][..]);
         assert_eq!(take_frame(&mut b, 100), Ok(None));
         b.extend_from_slice(&[3, 4, 5, 9]);
-        assert_eq!(take_frame(&mut b, 100).unwrap().unwrap().as_ref(), &[1, 2, 3, 4, 5]);
+        assert_eq!(
+            take_frame(&mut b, 100).unwrap().unwrap().as_ref(),
+            &[1, 2, 3, 4, 5]
+        );
         assert_eq!(b.as_ref(), &[9]);
     }
 
@@ -70,7 +73,10 @@ mod tests {
         let mut b = BytesMut::from(&(-1i32).to_be_bytes()[..]);
         assert_eq!(take_frame(&mut b, 100), Err(FrameError::Negative(-1)));
         let mut b = BytesMut::from(&i32::MAX.to_be_bytes()[..]);
-        assert!(matches!(take_frame(&mut b, 100), Err(FrameError::TooLarge { .. })));
+        assert!(matches!(
+            take_frame(&mut b, 100),
+            Err(FrameError::TooLarge { .. })
+        ));
         assert!(b.capacity() < 1024);
     }
 

@@ -183,16 +183,25 @@ mod tests {
     fn a_gap_is_out_of_order() {
         let mut t = ProducerTable::default();
         t.record(7, 0, b(0, 9, 0));
-        assert_eq!(t.check(7, 0, 12, 13), Err(ResponseError::OutOfOrderSequenceNumber));
+        assert_eq!(
+            t.check(7, 0, 12, 13),
+            Err(ResponseError::OutOfOrderSequenceNumber)
+        );
     }
 
     #[test]
     fn old_epochs_are_fenced_and_new_ones_restart_at_zero() {
         let mut t = ProducerTable::default();
         t.record(7, 3, b(0, 0, 0));
-        assert_eq!(t.check(7, 2, 1, 1), Err(ResponseError::InvalidProducerEpoch));
+        assert_eq!(
+            t.check(7, 2, 1, 1),
+            Err(ResponseError::InvalidProducerEpoch)
+        );
         assert_eq!(t.check(7, 4, 0, 0), Ok(Verdict::Append));
-        assert_eq!(t.check(7, 4, 5, 5), Err(ResponseError::OutOfOrderSequenceNumber));
+        assert_eq!(
+            t.check(7, 4, 5, 5),
+            Err(ResponseError::OutOfOrderSequenceNumber)
+        );
     }
 
     #[test]
@@ -207,7 +216,10 @@ mod tests {
         for i in 0..7 {
             t.record(1, 0, b(i, i, i64::from(i)));
         }
-        assert_eq!(t.check(1, 0, 0, 0), Err(ResponseError::OutOfOrderSequenceNumber));
+        assert_eq!(
+            t.check(1, 0, 0, 0),
+            Err(ResponseError::OutOfOrderSequenceNumber)
+        );
         assert_eq!(t.check(1, 0, 6, 6), Ok(Verdict::Duplicate(6)));
         assert_eq!(t.max_producer_id(), Some(1));
     }
@@ -219,7 +231,10 @@ mod tests {
         let a = ProducerIds::open(&dir, None).unwrap().allocate().unwrap();
         let b = ProducerIds::open(&dir, None).unwrap().allocate().unwrap();
         assert!(b > a);
-        let c = ProducerIds::open(&dir, Some(5000)).unwrap().allocate().unwrap();
+        let c = ProducerIds::open(&dir, Some(5000))
+            .unwrap()
+            .allocate()
+            .unwrap();
         assert!(c > 5000);
         let _ = std::fs::remove_dir_all(&dir);
     }

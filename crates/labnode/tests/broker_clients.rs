@@ -1,5 +1,6 @@
 //! The broker judged by real clients: a `labnode broker` process, used by the rdkafka crate,
 //! Debian's kcat, kafka-python, confluent-kafka and aiokafka.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 

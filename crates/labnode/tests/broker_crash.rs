@@ -1,5 +1,6 @@
 //! kill -9 of the broker while an idempotent acks=all producer (rdkafka) is sending; after a
 //! restart on the same data every acknowledged message is there exactly once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! must keep answering well-formed requests on other connections, and its memory must stay
 //! bounded. The generator is seeded (the seed is printed) so a failure can be replayed with
 //! `BROKER_FUZZ_SEED=<seed>`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 
@@ -183,7 +184,11 @@ fn random_and_mutated_frames_never_stop_the_broker() {
         let bytes = match rng.below(4) {
             // Pure noise, with or without a plausible size prefix.
             0 => (0..rng.below(64)).map(|_| rng.next() as u8).collect(),
-            1 => frame(&(0..rng.below(256)).map(|_| rng.next() as u8).collect::<Vec<_>>()),
+            1 => frame(
+                &(0..rng.below(256))
+                    .map(|_| rng.next() as u8)
+                    .collect::<Vec<_>>(),
+            ),
             // A mutated well-formed request, framed correctly.
             2 => {
                 let pick = rng.below(seeds.len());

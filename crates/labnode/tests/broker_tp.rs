@@ -2,6 +2,7 @@
 //! TP's settings, played by the rdkafka crate: 10 messages key=value=i to Hello-Kafka; a
 //! consumer in group `test` with auto-commit reads them; after a broker restart and 10 more
 //! messages, a restarted consumer of the group resumes right after its committed offset.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
 

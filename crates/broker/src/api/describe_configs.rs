@@ -10,6 +10,9 @@ use kafka_protocol::messages::{DescribeConfigsRequest, DescribeConfigsResponse};
 use super::text;
 use crate::session::Session;
 
+/// (name, value, config source).
+type ConfigEntry = (String, String, i8);
+
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 /// ConfigSource values of the protocol.
@@ -27,13 +30,21 @@ pub(super) async fn handle(
     let mut response = DescribeConfigsResponse::default();
     for res in request.resources {
         let mut out = DescribeConfigsResult::default();
-        let entries: Result<Vec<(String, String, i8)>, (i16, String)> = match res.resource_type {
+        let entries: Result<Vec<ConfigEntry>, (i16, String)> = match res.resource_type {
             TOPIC => match broker.topics.get(res.resource_name.as_str()) {
                 Some(t) => Ok(t
                     .effective_configs(&broker.config)
                     .into_iter()
                     .map(|(k, v, is_default)| {
-                        (k, v, if is_default { DEFAULT_CONFIG } else { DYNAMIC_TOPIC_CONFIG })
+                        (
+                            k,
+                            v,
+                            if is_default {
+                                DEFAULT_CONFIG
+                            } else {
+                                DYNAMIC_TOPIC_CONFIG
+                            },
+                        )
                     })
                     .collect()),
                 None => Err((

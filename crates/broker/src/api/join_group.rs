@@ -6,7 +6,7 @@ use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::{JoinGroupRequest, JoinGroupResponse};
 
 use super::{opt_text, text};
-use crate::groups::group::{JoinOutcome, JoinRequest};
+use crate::groups::group::{JoinOutcome, JoinRequest, Pending};
 use crate::session::Session;
 
 /// Hands the request to the group, then waits for its outcome.
@@ -15,7 +15,8 @@ pub(super) async fn handle(
     version: i16,
     request: JoinGroupRequest,
 ) -> JoinGroupResponse {
-    let session_timeout = Duration::from_millis(request.session_timeout_ms.max(0).unsigned_abs().into());
+    let session_timeout =
+        Duration::from_millis(request.session_timeout_ms.max(0).unsigned_abs().into());
     // v0 has no rebalance timeout: Kafka uses the session timeout.
     let rebalance_timeout = if version == 0 || request.rebalance_timeout_ms <= 0 {
         session_timeout
@@ -36,25 +37,26 @@ pub(super) async fn handle(
             .map(|p| (p.name.to_string(), p.metadata))
             .collect(),
     };
-    let pending = match crate::cluster::groups::check_coordinator(&session.broker, request.group_id.as_str()) {
-        Err(error) => Err(JoinOutcome {
-            error,
-            generation: -1,
-            ..JoinOutcome::default()
-        }),
-        Ok(()) => session
-            .broker
-            .groups
-            .with_group(request.group_id.as_str(), |g| g.join(join, Instant::now())),
-    };
-    let outcome = match pending {
-        Ok(rx) => rx.await.unwrap_or_else(|_| JoinOutcome {
+    let pending =
+        match crate::cluster::groups::check_coordinator(&session.broker, request.group_id.as_str())
+        {
+            Err(error) => Pending::Now(JoinOutcome {
+                error,
+                generation: -1,
+                ..JoinOutcome::default()
+            }),
+            Ok(()) => session
+                .broker
+                .groups
+                .with_group(request.group_id.as_str(), |g| g.join(join, Instant::now())),
+        };
+    let outcome = pending
+        .answer(|| JoinOutcome {
             error: kafka_protocol::ResponseError::UnknownMemberId.code(),
             generation: -1,
             ..JoinOutcome::default()
-        }),
-        Err(immediate) => immediate,
-    };
+        })
+        .await;
     let mut response = JoinGroupResponse::default();
     response.error_code = outcome.error;
     response.generation_id = outcome.generation;

@@ -17,7 +17,11 @@ pub(super) async fn handle(
     request: OffsetFetchRequest,
 ) -> OffsetFetchResponse {
     let groups: Vec<String> = if version >= 8 {
-        request.groups.iter().map(|g| g.group_id.to_string()).collect()
+        request
+            .groups
+            .iter()
+            .map(|g| g.group_id.to_string())
+            .collect()
     } else {
         vec![request.group_id.to_string()]
     };
@@ -86,7 +90,11 @@ pub(super) async fn handle(
 type TopicOffsets = Vec<(TopicName, Vec<(i32, Committed)>)>;
 
 /// Committed offsets of the asked partitions (offset -1 where none), or of all when `None`.
-fn lookup(store: &OffsetStore, group: &str, asked: Option<Vec<(TopicName, Vec<i32>)>>) -> TopicOffsets {
+fn lookup(
+    store: &OffsetStore,
+    group: &str,
+    asked: Option<Vec<(TopicName, Vec<i32>)>>,
+) -> TopicOffsets {
     match asked {
         Some(topics) => topics
             .into_iter()

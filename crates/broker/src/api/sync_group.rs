@@ -5,7 +5,7 @@ use std::time::Instant;
 use kafka_protocol::messages::{SyncGroupRequest, SyncGroupResponse};
 
 use super::opt_text;
-use crate::groups::group::SyncOutcome;
+use crate::groups::group::{Pending, SyncOutcome};
 use crate::session::Session;
 
 /// Hands the leader's assignments to the group, then waits for this member's.
@@ -19,36 +19,37 @@ pub(super) async fn handle(
         .into_iter()
         .map(|a| (a.member_id.to_string(), a.assignment))
         .collect();
-    let pending = match crate::cluster::groups::check_coordinator(&session.broker, request.group_id.as_str()) {
-        Err(error) => Err(SyncOutcome {
-            error,
-            ..SyncOutcome::default()
-        }),
-        Ok(()) => session
-            .broker
-            .groups
-            .with_existing(request.group_id.as_str(), |g| {
-                g.sync(
-                    request.member_id.as_str(),
-                    request.generation_id,
-                    assignments,
-                    Instant::now(),
-                )
-            })
-            .unwrap_or_else(|| {
-                Err(SyncOutcome {
-                    error: kafka_protocol::ResponseError::UnknownMemberId.code(),
-                    ..SyncOutcome::default()
-                })
+    let pending =
+        match crate::cluster::groups::check_coordinator(&session.broker, request.group_id.as_str())
+        {
+            Err(error) => Pending::Now(SyncOutcome {
+                error,
+                ..SyncOutcome::default()
             }),
-    };
-    let outcome = match pending {
-        Ok(rx) => rx.await.unwrap_or_else(|_| SyncOutcome {
+            Ok(()) => session
+                .broker
+                .groups
+                .with_existing(request.group_id.as_str(), |g| {
+                    g.sync(
+                        request.member_id.as_str(),
+                        request.generation_id,
+                        assignments,
+                        Instant::now(),
+                    )
+                })
+                .unwrap_or_else(|| {
+                    Pending::Now(SyncOutcome {
+                        error: kafka_protocol::ResponseError::UnknownMemberId.code(),
+                        ..SyncOutcome::default()
+                    })
+                }),
+        };
+    let outcome = pending
+        .answer(|| SyncOutcome {
             error: kafka_protocol::ResponseError::RebalanceInProgress.code(),
             ..SyncOutcome::default()
-        }),
-        Err(immediate) => immediate,
-    };
+        })
+        .await;
     let mut response = SyncGroupResponse::default();
     response.error_code = outcome.error;
     response.protocol_type = opt_text(outcome.protocol_type.as_deref());

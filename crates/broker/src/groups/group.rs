@@ -127,7 +127,23 @@ pub(crate) struct Group {
 }
 
 /// Either an immediate answer or a channel that will carry it.
-pub(crate) type Pending<T> = Result<oneshot::Receiver<T>, T>;
+#[derive(Debug)]
+pub(crate) enum Pending<T> {
+    /// Answered at once (an error, or an assignment already known).
+    Now(T),
+    /// Answered when the rebalance completes.
+    Later(oneshot::Receiver<T>),
+}
+
+impl<T> Pending<T> {
+    /// Waits for the answer; `gone` stands in if the group dropped the waiter.
+    pub(crate) async fn answer(self, gone: impl FnOnce() -> T) -> T {
+        match self {
+            Pending::Now(t) => t,
+            Pending::Later(rx) => rx.await.unwrap_or_else(|_| gone()),
+        }
+    }
+}
 
 fn code(e: ResponseError) -> i16 {
     e.code()
@@ -197,7 +213,7 @@ impl Group {
     /// JoinGroup: adds or updates the member and answers when the rebalance completes.
     pub(crate) fn join(&mut self, req: JoinRequest, now: Instant) -> Pending<JoinOutcome> {
         let fail = |error: ResponseError, member_id: &str| {
-            Err(JoinOutcome {
+            Pending::Now(JoinOutcome {
                 error: code(error),
                 generation: -1,
                 member_id: member_id.to_string(),
@@ -245,7 +261,10 @@ impl Group {
             session_timeout: req.session_timeout,
             rebalance_timeout: req.rebalance_timeout,
             protocols: req.protocols,
-            assignment: existing.as_ref().map(|m| m.assignment.clone()).unwrap_or_default(),
+            assignment: existing
+                .as_ref()
+                .map(|m| m.assignment.clone())
+                .unwrap_or_default(),
             last_seen: now,
             join_waiter: Some(tx),
             sync_waiter: None,
@@ -274,7 +293,7 @@ impl Group {
             GroupState::CompletingRebalance | GroupState::Stable => self.prepare_rebalance(now),
         }
         self.try_complete_join(now);
-        Ok(rx)
+        Pending::Later(rx)
     }
 
     fn shares_a_protocol(&self, protocols: &[(String, Bytes)]) -> bool {
@@ -337,7 +356,13 @@ impl Group {
         let everyone: Vec<(String, Option<String>, Bytes)> = self
             .members
             .iter()
-            .map(|(id, m)| (id.clone(), m.instance_id.clone(), self.metadata_for_protocol(m)))
+            .map(|(id, m)| {
+                (
+                    id.clone(),
+                    m.instance_id.clone(),
+                    self.metadata_for_protocol(m),
+                )
+            })
             .collect();
         for (id, m) in &mut self.members {
             m.last_seen = now;
@@ -392,7 +417,7 @@ impl Group {
         now: Instant,
     ) -> Pending<SyncOutcome> {
         let fail = |error: i16| {
-            Err(SyncOutcome {
+            Pending::Now(SyncOutcome {
                 error,
                 ..SyncOutcome::default()
             })
@@ -416,7 +441,7 @@ impl Group {
                     .get(member_id)
                     .map(|m| m.assignment.clone())
                     .unwrap_or_default();
-                Err(outcome(self, assignment))
+                Pending::Now(outcome(self, assignment))
             }
             GroupState::CompletingRebalance => {
                 let (tx, rx) = oneshot::channel();
@@ -448,7 +473,7 @@ impl Group {
                         }
                     }
                 }
-                Ok(rx)
+                Pending::Later(rx)
             }
         }
     }
@@ -479,7 +504,12 @@ impl Group {
     }
 
     /// LeaveGroup for one member (by id, or by static instance id when the id is empty).
-    pub(crate) fn leave(&mut self, member_id: &str, instance_id: Option<&str>, now: Instant) -> i16 {
+    pub(crate) fn leave(
+        &mut self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        now: Instant,
+    ) -> i16 {
         let id = if member_id.is_empty() {
             self.members
                 .iter()
@@ -591,8 +621,15 @@ mod tests {
 
     fn joined(p: Pending<JoinOutcome>) -> JoinOutcome {
         match p {
-            Ok(mut rx) => rx.try_recv().expect("join completed"),
-            Err(o) => o,
+            Pending::Later(mut rx) => rx.try_recv().expect("join completed"),
+            Pending::Now(o) => o,
+        }
+    }
+
+    fn later<T>(p: Pending<T>) -> oneshot::Receiver<T> {
+        match p {
+            Pending::Later(rx) => rx,
+            Pending::Now(_) => panic!("answered at once"),
         }
     }
 
@@ -606,8 +643,13 @@ mod tests {
         assert_eq!(j.leader, j.member_id);
         assert_eq!(j.members.len(), 1);
         assert_eq!(j.protocol_name.as_deref(), Some("range"));
-        let s = g.sync(&j.member_id, 1, vec![(j.member_id.clone(), Bytes::from_static(b"a"))], now);
-        let s = s.unwrap().try_recv().unwrap();
+        let s = g.sync(
+            &j.member_id,
+            1,
+            vec![(j.member_id.clone(), Bytes::from_static(b"a"))],
+            now,
+        );
+        let s = later(s).try_recv().unwrap();
         assert_eq!(s.assignment.as_ref(), b"a");
         assert_eq!(g.state(), GroupState::Stable);
         assert_eq!(g.heartbeat(&j.member_id, 1, now), 0);
@@ -617,15 +659,19 @@ mod tests {
     fn the_initial_delay_waits_for_more_members() {
         let now = Instant::now();
         let mut g = Group::new(timing(3000));
-        let mut first = g.join(join_req("", "c1"), now).unwrap();
+        let mut first = later(g.join(join_req("", "c1"), now));
         assert!(first.try_recv().is_err(), "still delaying");
-        let mut second = g.join(join_req("", "c2"), now + Duration::from_millis(100)).unwrap();
+        let mut second = later(g.join(join_req("", "c2"), now + Duration::from_millis(100)));
         g.tick(now + Duration::from_millis(3200));
         let a = first.try_recv().unwrap();
         let b = second.try_recv().unwrap();
         assert_eq!(a.generation, 1);
         assert_eq!(b.generation, 1);
-        assert_eq!(a.members.len() + b.members.len(), 2, "only the leader sees members");
+        assert_eq!(
+            a.members.len() + b.members.len(),
+            2,
+            "only the leader sees members"
+        );
     }
 
     #[test]
@@ -634,8 +680,11 @@ mod tests {
         let mut g = Group::new(timing(0));
         let a = joined(g.join(join_req("", "c1"), now));
         let _ = g.sync(&a.member_id, 1, vec![], now);
-        let mut b = g.join(join_req("", "c2"), now).unwrap();
-        assert_eq!(g.heartbeat(&a.member_id, 1, now), code(ResponseError::RebalanceInProgress));
+        let mut b = later(g.join(join_req("", "c2"), now));
+        assert_eq!(
+            g.heartbeat(&a.member_id, 1, now),
+            code(ResponseError::RebalanceInProgress)
+        );
         let a2 = joined(g.join(join_req(&a.member_id, "c1"), now));
         let b2 = b.try_recv().unwrap();
         assert_eq!(a2.generation, 2);
@@ -652,7 +701,10 @@ mod tests {
         g.tick(now + Duration::from_secs(11));
         assert!(g.is_empty());
         assert_eq!(g.state(), GroupState::Empty);
-        assert_eq!(g.heartbeat(&a.member_id, 1, now), code(ResponseError::UnknownMemberId));
+        assert_eq!(
+            g.heartbeat(&a.member_id, 1, now),
+            code(ResponseError::UnknownMemberId)
+        );
     }
 
     #[test]
@@ -660,8 +712,14 @@ mod tests {
         let now = Instant::now();
         let mut g = Group::new(timing(0));
         let a = joined(g.join(join_req("", "c1"), now));
-        assert_eq!(g.heartbeat(&a.member_id, 7, now), code(ResponseError::IllegalGeneration));
-        assert_eq!(g.heartbeat("nobody", 1, now), code(ResponseError::UnknownMemberId));
+        assert_eq!(
+            g.heartbeat(&a.member_id, 7, now),
+            code(ResponseError::IllegalGeneration)
+        );
+        assert_eq!(
+            g.heartbeat("nobody", 1, now),
+            code(ResponseError::UnknownMemberId)
+        );
         assert_eq!(
             joined(g.join(join_req("nobody", "c"), now)).error,
             code(ResponseError::UnknownMemberId)

@@ -92,9 +92,8 @@ impl OffsetStore {
         for (topic, partition, c) in &commits {
             write_line(&mut buf, group, topic, *partition, c)?;
         }
-        file.write_all(&buf).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
-        })?;
+        file.write_all(&buf)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))?;
         let g = groups.entry(group.to_string()).or_default();
         for (topic, partition, c) in commits {
             g.insert((topic, partition), c);
@@ -201,7 +200,8 @@ mod tests {
         {
             let s = OffsetStore::open(&dir).unwrap();
             s.commit("g", vec![("t".into(), 0, c(5))]).unwrap();
-            s.commit("g", vec![("t".into(), 0, c(9)), ("t".into(), 1, c(2))]).unwrap();
+            s.commit("g", vec![("t".into(), 0, c(9)), ("t".into(), 1, c(2))])
+                .unwrap();
         }
         let mut f = OpenOptions::new()
             .append(true)
