@@ -404,29 +404,28 @@ fn the_tp3_sequence_with_bootstrap_server() {
     drop(broker);
 }
 
-/// Needs the broker's CreatePartitions and DeleteTopics.
+/// `--alter --partitions` needs the broker's CreatePartitions, which it does not serve yet
+/// (issue 3 does not list it); run with `--ignored` once it does.
 #[test]
-fn alter_partitions_then_delete() {
-    let (broker, port) = support::start_broker("");
+#[ignore = "the broker does not serve CreatePartitions yet"]
+fn alter_partitions() {
+    let (_broker, port) = support::start_broker("");
     let b = format!("127.0.0.1:{port}");
     let home = support::tempdir::Dir::new();
     let h = home.path();
-    ok(tool(
-        h,
-        &[
-            "kafka-topics.sh",
-            "--create",
-            "--bootstrap-server",
-            &b,
-            "--replication-factor",
-            "1",
-            "--partitions",
-            "1",
-            "--topic",
-            "Hello-Kafka",
-        ],
-        "",
-    ));
+    let create = [
+        "kafka-topics.sh",
+        "--create",
+        "--bootstrap-server",
+        &b,
+        "--replication-factor",
+        "1",
+        "--partitions",
+        "1",
+        "--topic",
+        "Hello-Kafka",
+    ];
+    ok(tool(h, &create, ""));
     ok(tool(
         h,
         &[
@@ -458,7 +457,37 @@ fn alter_partitions_then_delete() {
         "{described}"
     );
     assert_eq!(described.lines().count(), 4, "{described}");
-    ok(tool(
+}
+
+/// `--delete`: silent with --bootstrap-server, ZooKeeper-era messages with --zookeeper (here
+/// through the standalone fallback); an unknown topic is Kafka's error, exit 1.
+#[test]
+fn delete_topics() {
+    let (broker, port) = support::start_broker("");
+    let b = format!("127.0.0.1:{port}");
+    let home = support::tempdir::Dir::new();
+    let h = home.path();
+    std::fs::create_dir_all(h.join("config")).unwrap();
+    support::write_broker_config(&h.join("config"), port, "");
+    for topic in ["One", "Two"] {
+        ok(tool(
+            h,
+            &[
+                "kafka-topics.sh",
+                "--create",
+                "--bootstrap-server",
+                &b,
+                "--replication-factor",
+                "1",
+                "--partitions",
+                "1",
+                "--topic",
+                topic,
+            ],
+            "",
+        ));
+    }
+    let deleted = ok(tool(
         h,
         &[
             "kafka-topics.sh",
@@ -466,19 +495,55 @@ fn alter_partitions_then_delete() {
             "--bootstrap-server",
             &b,
             "--topic",
-            "Hello-Kafka",
+            "One",
         ],
         "",
     ));
+    assert_eq!(deleted, "");
+    let zk = format!("127.0.0.1:{}", support::free_port());
+    let deleted = ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--delete",
+            "--zookeeper",
+            &zk,
+            "--topic",
+            "Two",
+        ],
+        "",
+    ));
+    assert_eq!(
+        deleted,
+        "Topic Two is marked for deletion.\n\
+         Note: This will have no impact if delete.topic.enable is not set to true.\n"
+    );
     let list = ok(tool(
         h,
         &["kafka-topics.sh", "--list", "--bootstrap-server", &b],
         "",
     ));
     assert!(
-        !list.lines().any(|l| l == "Hello-Kafka"),
+        !list.lines().any(|l| l == "One" || l == "Two"),
         "{list}\n{}",
         broker.stderr()
+    );
+    let unknown = tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--delete",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "One",
+        ],
+        "",
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(
+        text(&unknown.stdout),
+        "Error while executing topic command : Topic 'One' does not exist as expected\n"
     );
 }
 
