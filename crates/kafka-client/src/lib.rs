@@ -6,7 +6,34 @@
 //! - [`Consumer`]: fetches from partition leaders, decodes batches, tracks positions.
 //! - [`GroupConsumer`]: a classic consumer-group member (range assignor, heartbeats, commits)
 //!   around a [`Consumer`].
-//! - [`Admin`]: topics, partitions, consumer-group listings and offsets.
+//! - [`Admin`]: topics, partitions, topic configs, consumer-group listings and offsets.
+//! - [`Connection`]: one pipelined connection, for requests the types above do not cover
+//!   (build them with the `kafka-protocol` messages; [`Connection::version`] picks the version).
+//!
+//! Every request is built by one I/O-free function (`requests.rs`) tested to encode at every
+//! version the client may negotiate; a connection picks the highest version both sides speak.
+//!
+//! ```no_run
+//! use kafka_client::*;
+//! # async fn demo() -> Result<()> {
+//! let client = Client::connect("localhost:9092", ClientConfig::default()).await?;
+//!
+//! let mut producer = Producer::new(client.clone(), ProducerConfig::default()).await?;
+//! producer.send(ProducerRecord::new("Hello-Kafka", "hello").with_key("k")).await?;
+//! producer.flush().await?; // every record acknowledged (acks=all by default)
+//!
+//! let mut group = GroupConfig::new("test");
+//! group.consumer.auto_offset_reset = OffsetReset::Earliest;
+//! let mut consumer = GroupConsumer::subscribe(client, group, vec!["Hello-Kafka".into()]).await?;
+//! loop {
+//!     for r in consumer.poll().await? {
+//!         println!("offset = {}, value = {:?}", r.offset, r.value);
+//!     }
+//!     # break;
+//! }
+//! consumer.close().await // commits (auto-commit on by default) and leaves the group
+//! # }
+//! ```
 
 mod admin;
 mod client;
