@@ -55,7 +55,7 @@ fn a_datanode_killed_mid_write_loses_nothing_and_its_blocks_are_re_replicated() 
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     assert_eq!(lines.next().unwrap().unwrap(), "half");
     // Half the file is on its way: kill one of the two datanodes, then let the client finish.
-    drop(first.take().unwrap().kill9());
+    let first_dir = first.take().unwrap().kill9();
     writeln!(child.stdin.take().unwrap(), "go").unwrap();
     let result = lines
         .next()
@@ -85,6 +85,30 @@ fn a_datanode_killed_mid_write_loses_nothing_and_its_blocks_are_re_replicated() 
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    let before_return = block_hosts(http, "/faults/big.bin");
+
+    // The killed datanode comes back with the blocks it had: those now have 3 replicas, and
+    // the extra ones are dropped until every block has 2 again.
+    let _back = support::start_datanode_in(first_dir, dn_ports[0], rpc, &[]);
+    wait_for_live_datanodes(http, 3, Duration::from_secs(30));
+    let start = Instant::now();
+    loop {
+        let hosts = block_hosts(http, "/faults/big.bin");
+        let total: usize = hosts.iter().map(Vec::len).sum();
+        if hosts.iter().all(|h| h.len() == 2) && start.elapsed() > Duration::from_secs(3) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "extra replicas kept ({total} for 8 blocks): {hosts:?}, before: {before_return:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let sha = support::run_python("hdfs_sha.py", &[&url, "/faults/big.bin"]).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&sha.stdout).trim(),
+        r["written"].as_str().unwrap()
+    );
 }
 
 #[test]

@@ -285,6 +285,38 @@ impl BlockMap {
         out
     }
 
+    /// Drops replicas beyond what a block wants (a dead datanode came back after its blocks were
+    /// copied elsewhere): the most used datanodes lose theirs at their next heartbeat. Returns
+    /// how many were dropped.
+    pub fn trim_over_replicated(&mut self) -> usize {
+        let now = Instant::now();
+        let mut dropped = 0;
+        let mut deletions: Vec<(String, u64)> = Vec::new();
+        for (id, info) in &self.blocks {
+            let mut live: Vec<&Datanode> = info
+                .nodes
+                .iter()
+                .filter(|n| self.is_alive(n, now))
+                .filter_map(|n| self.datanodes.get(n))
+                .collect();
+            let wanted = usize::from(info.replication);
+            if live.len() <= wanted {
+                continue;
+            }
+            live.sort_by_key(|d| std::cmp::Reverse((d.used, d.id.clone())));
+            let extra = live.len() - wanted;
+            deletions.extend(live.into_iter().take(extra).map(|d| (d.id.clone(), *id)));
+        }
+        for (node, block) in deletions {
+            if let Some(info) = self.blocks.get_mut(&block) {
+                info.nodes.remove(&node);
+            }
+            self.to_delete.entry(node).or_default().push(block);
+            dropped += 1;
+        }
+        dropped
+    }
+
     /// Records a replica copied by re-replication.
     pub fn add_replica(&mut self, block: u64, node: &str) {
         if let Some(info) = self.blocks.get_mut(&block) {
@@ -369,6 +401,25 @@ mod tests {
         map.free(&[b]);
         let reply = map.heartbeat(beat("a", vec![(5, 10)]), "h:1".into(), now);
         assert_eq!(reply.delete, vec![5]);
+    }
+
+    #[test]
+    fn extra_replicas_are_dropped() {
+        let b = Block { id: 5, len: 10 };
+        let mut map = BlockMap::new(liveness(), vec![(b, 2)]);
+        let now = Instant::now();
+        for (node, addr) in [("a", "h:1"), ("b", "h:2"), ("c", "h:3")] {
+            map.heartbeat(beat(node, vec![(5, 10)]), addr.into(), now);
+        }
+        assert_eq!(map.replicas(5).len(), 3);
+        assert_eq!(map.trim_over_replicated(), 1);
+        assert_eq!(map.replicas(5).len(), 2);
+        assert_eq!(map.trim_over_replicated(), 0);
+        let deleted: usize = ["a", "b", "c"]
+            .iter()
+            .map(|n| map.heartbeat(beat(n, vec![]), "h".into(), now).delete.len())
+            .sum();
+        assert_eq!(deleted, 1, "one datanode is told to delete its copy");
     }
 
     #[test]

@@ -153,12 +153,17 @@ impl NameNode {
         Ok(id)
     }
 
-    /// Re-replicates blocks of dead datanodes, forever (one round per heartbeat period).
+    /// Re-replicates blocks of dead datanodes and drops extra replicas, forever (one round per
+    /// heartbeat period).
     async fn replication_loop(self: Arc<NameNode>, shutdown: CancellationToken) {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(self.settings.liveness.heartbeat) => {}
                 _ = shutdown.cancelled() => return,
+            }
+            let trimmed = self.block_map().trim_over_replicated();
+            if trimmed > 0 {
+                tracing::info!(trimmed, "extra replicas dropped");
             }
             let work = self.block_map().under_replicated(16);
             for (block, len, source, target) in work {
