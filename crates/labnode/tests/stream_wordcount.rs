@@ -421,16 +421,22 @@ fn killed_and_restarted_mid_stream_the_totals_equal_the_input() {
     let second = wordcount(&broker.bootstrap, "restart", "feed", &args);
     finish(producer);
     let expected = input_totals(&lines);
-    let last_before = totals(before.last().map(std::slice::from_ref).unwrap_or(&[]));
-    let mut expected_with_redo = expected.clone();
-    for (w, n) in &last_before {
-        *expected_with_redo.entry(w.clone()).or_insert(0) += n;
-    }
+    // What a restart may count again: the batches printed after the last acknowledged commit,
+    // a suffix of the first run (normally its last batch, if the kill fell before that batch's
+    // commit was acknowledged). Nothing is lost and nothing else is counted twice.
+    let allowed: Vec<BTreeMap<String, u64>> = (0..=REDO_LIMIT.min(before.len()))
+        .map(|k| {
+            let mut e = expected.clone();
+            for (w, n) in totals(&before[before.len() - k..]) {
+                *e.entry(w).or_insert(0) += n;
+            }
+            e
+        })
+        .collect();
     let after = wait_batches(&second, |b| {
         let mut all = before.clone();
         all.extend_from_slice(b);
-        let t = totals(&all);
-        t == expected || t == expected_with_redo
+        allowed.contains(&totals(&all))
     });
     // Let a few more batches pass: nothing else may be counted.
     let n = after.len();
@@ -438,18 +444,20 @@ fn killed_and_restarted_mid_stream_the_totals_equal_the_input() {
     let mut all = before.clone();
     all.extend(after);
     let t = totals(&all);
-    if t == expected_with_redo && t != expected {
-        // The documented at-least-once window: killed after printing a batch, before its commit.
-        eprintln!("the kill fell between the last batch's output and its commit: it was redone");
-    } else {
-        assert_eq!(
-            t,
-            expected,
-            "first run: {before:#?}\nsecond run stderr: {}",
-            second.stderr()
-        );
+    let redone = allowed.iter().position(|a| *a == t);
+    assert!(
+        redone.is_some(),
+        "totals {t:?}, input {expected:?}\nfirst run: {before:#?}\nsecond run stderr: {}",
+        second.stderr()
+    );
+    if let Some(k) = redone.filter(|k| *k > 0) {
+        eprintln!("killed before the commit of the last {k} printed batch(es): counted again");
     }
 }
+
+/// At most this many uncommitted batches are expected at a kill (one commit round trip of lag;
+/// more only while the group rebalances, which this test does not do after the start).
+const REDO_LIMIT: usize = 2;
 
 /// Registers `broker` in ZooKeeper as a Kafka 3.x broker does (`/brokers/ids/0`), with kazoo.
 fn register_broker(python: &Path, zk_port: u16, broker: &Broker) {

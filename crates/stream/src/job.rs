@@ -6,18 +6,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use kafka_client::{Client, ClientConfig, OffsetReset};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::Error;
 use crate::clock::{BatchClock, Millis, now_millis};
+use crate::committer::{Written, run_committer};
 use crate::consume::{Arrival, CommitRequest, ConsumerSettings, consume};
 use crate::discovery::brokers_from_zookeeper;
 use crate::output::Outputs;
 use crate::output::topic::TopicOutput;
 use crate::output::webhdfs::HdfsOutput;
-use crate::pipeline::{Offsets, Pipeline};
+use crate::pipeline::Pipeline;
 use crate::window::Window;
 
 /// How the job finds the Kafka cluster.
@@ -127,9 +128,10 @@ pub async fn run(
         return Ok(());
     }
     // A few polls in flight per consumer: enough to keep them busy, bounded in memory.
-    let (to_job, mut arrivals) = mpsc::channel::<Arrival>(2 * config.consumers);
+    let (to_job, arrivals) = mpsc::channel::<Arrival>(2 * config.consumers);
     let mut committers = Vec::with_capacity(config.consumers);
-    let stop_consumers = cancel.child_token();
+    // Not a child of `cancel`: the consumers outlive the loop to make the last commits.
+    let stop_consumers = CancellationToken::new();
     let mut consumers = JoinSet::new();
     let settings = ConsumerSettings {
         group: config.group.clone(),
@@ -159,12 +161,14 @@ pub async fn run(
     }
     drop(to_job);
 
+    let (to_commit, written) = mpsc::unbounded_channel();
+    let mut committer = tokio::spawn(run_committer(written, committers));
     let mut job = Running {
         pipeline: Pipeline::new(clock, window, config.partitions, now_millis()),
         outputs,
-        committers,
+        to_commit,
+        arrivals,
         stats: &stats,
-        cancel: &cancel,
     };
     let result = loop {
         let wait =
@@ -179,14 +183,16 @@ pub async fn run(
                     _ => {}
                 }
             }
-            arrival = arrivals.recv() => {
+            failed = &mut committer => {
+                break Err(match failed {
+                    Ok(Err(e)) => e,
+                    Ok(Ok(())) => Error::Commit("the committer stopped".into()),
+                    Err(e) => Error::Commit(format!("the committer failed: {e}")),
+                });
+            }
+            arrival = job.arrivals.recv() => {
                 let Some(arrival) = arrival else { break Ok(()) };
-                for r in &arrival.records {
-                    let tp = kafka_client::TopicPartition::new(r.topic.clone(), r.partition);
-                    if job.pipeline.record(&tp, r.offset, r.value.as_deref(), arrival.at) {
-                        stats.records.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
+                take(&mut job.pipeline, &stats, &arrival);
             }
             () = tokio::time::sleep(wait) => {}
         }
@@ -194,7 +200,23 @@ pub async fn run(
             break Err(e);
         }
     };
+    // Let the committer commit what was written (a stopped job then redoes nothing); the
+    // consumers keep running, and their queue open, until it is done.
+    let Running {
+        to_commit,
+        arrivals,
+        ..
+    } = job;
+    drop(to_commit);
+    if !committer.is_finished() {
+        match tokio::time::timeout(Duration::from_secs(10), &mut committer).await {
+            Ok(Ok(Err(e))) => tracing::warn!("last commit: {e}"),
+            Err(_) => tracing::warn!("last commit not done after 10 s; a restart redoes it"),
+            _ => {}
+        }
+    }
     stop_consumers.cancel();
+    drop(arrivals);
     while consumers.join_next().await.is_some() {}
     result
 }
@@ -250,91 +272,23 @@ async fn write_due_batches(job: &mut Running<'_>) -> Result<(), Error> {
         );
         let offsets = job.pipeline.output_written(output.ticket);
         if !offsets.is_empty() {
-            commit_until_done(job, &offsets).await?;
+            // The committer only stops on a fatal error, which the job's loop reports.
+            let _ = job.to_commit.send(Written {
+                time: output.time,
+                offsets,
+            });
         }
     }
     Ok(())
 }
 
-/// How long a commit is retried before the job gives up (and a restart redoes the batch).
-const COMMIT_PATIENCE: Duration = Duration::from_secs(60);
-
-/// Commits `offsets`, retrying (a rebalance in progress, the coordinator moving) until it
-/// succeeds, the job stops, or [`COMMIT_PATIENCE`] runs out: the next batch is not written before
-/// this one is committed, so a kill can redo at most the one batch whose commit was under way.
-async fn commit_until_done(job: &Running<'_>, offsets: &Offsets) -> Result<(), Error> {
-    let started = std::time::Instant::now();
-    let mut attempt = 0u32;
-    loop {
-        let outcome = commit_through_consumers(&job.committers, offsets).await;
-        match outcome {
-            Ok(()) => {
-                tracing::debug!(?offsets, "committed");
-                return Ok(());
-            }
-            Err(e) if started.elapsed() >= COMMIT_PATIENCE => {
-                return Err(Error::Commit(format!(
-                    "gave up committing after {COMMIT_PATIENCE:?}: {e}"
-                )));
-            }
-            Err(e) => {
-                attempt += 1;
-                if attempt == 1 || attempt.is_multiple_of(25) {
-                    tracing::warn!("{e}; retrying the commit (attempt {attempt})");
-                }
-            }
+/// Hands one poll's records to the pipeline.
+fn take(pipeline: &mut Pipeline, stats: &JobStats, arrival: &Arrival) {
+    for r in &arrival.records {
+        let tp = kafka_client::TopicPartition::new(r.topic.clone(), r.partition);
+        if pipeline.record(&tp, r.offset, r.value.as_deref(), arrival.at) {
+            stats.records.fetch_add(1, Ordering::Relaxed);
         }
-        tokio::select! {
-            () = job.cancel.cancelled() => return Ok(()),
-            () = tokio::time::sleep(Duration::from_millis(200)) => {}
-        }
-    }
-}
-
-/// Asks every consumer to commit its share of `offsets` and checks that every partition was
-/// committed by one of them (a partition between owners during a rebalance is not).
-async fn commit_through_consumers(
-    committers: &[mpsc::Sender<CommitRequest>],
-    offsets: &Offsets,
-) -> Result<(), Error> {
-    let shared = Arc::new(offsets.clone());
-    let mut replies = Vec::with_capacity(committers.len());
-    for committer in committers {
-        let (reply, answer) = oneshot::channel();
-        let request = CommitRequest {
-            offsets: shared.clone(),
-            reply,
-        };
-        // A consumer that has stopped commits nothing; the coverage check below says so.
-        if committer.send(request).await.is_ok() {
-            replies.push(answer);
-        }
-    }
-    let mut missing: Offsets = offsets.clone();
-    for answer in replies {
-        match answer.await {
-            Ok(Ok(done)) => {
-                for tp in done {
-                    missing.remove(&tp);
-                }
-            }
-            Ok(Err(source)) => {
-                return Err(Error::Kafka {
-                    what: "commit offsets".into(),
-                    source,
-                });
-            }
-            Err(_) => {}
-        }
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        let names: Vec<String> = missing.keys().map(ToString::to_string).collect();
-        Err(Error::Commit(format!(
-            "no consumer owns {} right now",
-            names.join(", ")
-        )))
     }
 }
 
@@ -342,10 +296,11 @@ async fn commit_through_consumers(
 struct Running<'a> {
     pipeline: Pipeline,
     outputs: Outputs,
-    /// One commit channel per consumer.
-    committers: Vec<mpsc::Sender<CommitRequest>>,
+    /// Where written batches' offsets go to be committed.
+    to_commit: mpsc::UnboundedSender<Written>,
+    /// What the consumers read.
+    arrivals: mpsc::Receiver<Arrival>,
     stats: &'a JobStats,
-    cancel: &'a CancellationToken,
 }
 
 /// Runs the job on stdout until Ctrl-C or SIGTERM (what `labnode` and `spark-submit` do).

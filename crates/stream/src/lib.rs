@@ -11,6 +11,7 @@
 //! The commands, the output order and what a restart guarantees are in the crate's README.md.
 
 pub mod clock;
+pub mod committer;
 pub mod consume;
 pub mod counts;
 pub mod discovery;

@@ -5,14 +5,15 @@
 //! The driver loop is: [`Pipeline::record`] each consumed message; [`Pipeline::poll_output`] at
 //! batch ends; write the [`Output`] everywhere (stdout flushed, topic acknowledged, HDFS file
 //! renamed); hand its [`Ticket`] back to [`Pipeline::output_written`], which returns the offsets
-//! to commit; commit them. A ticket cannot be cloned or made outside this module, so offsets
-//! cannot be committed for an output that was not written, and only one output is in flight.
+//! to commit; commit them (the job does so in order, in a committer task). A ticket cannot be
+//! cloned or made outside this module, so offsets cannot be committed for an output that was
+//! not written, and only one output is in flight.
 //!
 //! What a crash costs (see the simulation tests): offsets are committed after the output, so a
 //! job killed before an output is complete re-reads its records on restart (nothing is lost),
-//! and a job killed after the output but before the commit was acknowledged re-reads that one
-//! output's records and counts them again in a later batch (at-least-once, for that window of
-//! one commit round trip only).
+//! and a job killed after an output but before its commit was acknowledged re-reads that
+//! output's records and counts them again in a later batch (at-least-once for the outputs whose
+//! commit was under way, nothing else).
 
 use std::collections::{BTreeMap, VecDeque};
 
