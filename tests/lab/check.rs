@@ -121,6 +121,19 @@ fn checks_follow_the_state_of_the_lab() {
         ],
         &[],
     );
+    lab_ok(
+        &[
+            "exec",
+            "--name",
+            "e2e-check",
+            "hadoop-master",
+            "--",
+            "sh",
+            "-c",
+            "echo 0 > /tmp/part && hdfs dfs -mkdir -p /topics/Hello-Kafka && hdfs dfs -put /tmp/part /topics/Hello-Kafka/part-0",
+        ],
+        &[],
+    );
     let (ok, report) = check_json("e2e-check");
     assert!(ok, "{report}");
     assert_eq!(report["points"], report["total_points"]);
