@@ -107,11 +107,16 @@ async fn stop_signal() {
     }
 }
 
-/// Signals every broker process (`labnode broker …` or `kafka-server-start.sh …`).
+/// Signals every broker process (`labnode broker …` or `kafka-server-start.sh …`). When
+/// `LAB_NODE` is set (the process runtime runs several nodes on one host), only the brokers
+/// of that node (those with the same `LAB_NODE` in their environment) are stopped.
 fn stop_brokers() -> anyhow::Result<ExitCode> {
     let me = std::process::id();
+    let node = std::env::var("LAB_NODE")
+        .ok()
+        .map(|n| format!("LAB_NODE={n}"));
     let mut signalled = 0;
-    for pid in broker_pids()? {
+    for pid in broker_pids(node.as_deref())? {
         if pid == me {
             continue;
         }
@@ -133,8 +138,8 @@ fn stop_brokers() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Process ids whose command line runs a broker.
-fn broker_pids() -> anyhow::Result<Vec<u32>> {
+/// Process ids whose command line runs a broker (with `node_tag` in their environment, if given).
+fn broker_pids(node_tag: Option<&str>) -> anyhow::Result<Vec<u32>> {
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").context("cannot list /proc")? {
         let Ok(entry) = entry else { continue };
@@ -145,7 +150,11 @@ fn broker_pids() -> anyhow::Result<Vec<u32>> {
             continue;
         };
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        if is_broker_command(&args) {
+        let in_node = node_tag.is_none_or(|tag| {
+            std::fs::read(entry.path().join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == tag.as_bytes()))
+        });
+        if is_broker_command(&args) && in_node {
             pids.push(pid);
         }
     }

@@ -1,8 +1,9 @@
 //! `kafka-server-start.sh` runs the broker in the foreground; `kafka-server-stop.sh` stops
-//! every running broker with SIGTERM (a clean shutdown) and says so when there is none.
+//! the running brokers with SIGTERM (a clean shutdown) and says so when there is none.
 //!
-//! Like Apache's script, the stop command signals every broker on the machine: this test is
-//! alone in its test binary so no other test's broker is running at the same time.
+//! Like Apache's script, the stop command signals every broker on the machine, unless
+//! `LAB_NODE` names a node (the process runtime): the test scopes both commands to a node of
+//! its own so it never stops anyone else's broker.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod support;
@@ -15,48 +16,51 @@ fn kafka_server_stop_stops_a_broker_started_by_kafka_server_start() {
     let port = support::free_port();
     let dir = support::tempdir::Dir::new();
     let config = support::write_broker_config(dir.path(), port, "");
-    let mut broker = support::Process::start_in(
-        dir,
-        &[
-            "kafka-server-start.sh",
-            config.to_str().unwrap(),
-            "--override",
-            "num.partitions=2",
-        ],
-    );
+    let node = format!("broker-stop-test-{}", std::process::id());
+    let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+    let mut broker = Command::new(support::labnode())
+        .args(["kafka-server-start.sh", config.to_str().unwrap()])
+        .args(["--override", "num.partitions=2"])
+        .env("LAB_NODE", &node)
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let stderr = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
     support::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30));
 
-    let stop = Command::new(support::labnode())
-        .arg("kafka-server-stop.sh")
-        .output()
-        .unwrap();
+    let stop = |node: &str| {
+        Command::new(support::labnode())
+            .arg("kafka-server-stop.sh")
+            .env("LAB_NODE", node)
+            .output()
+            .unwrap()
+    };
+    // Another node's stop leaves this broker alone.
+    let other = stop("some-other-node");
+    assert_eq!(other.status.code(), Some(1));
+    assert!(broker.try_wait().unwrap().is_none());
+
+    let stopped = stop(&node);
     assert!(
-        stop.status.success(),
+        stopped.status.success(),
         "{}",
-        String::from_utf8_lossy(&stop.stdout)
+        String::from_utf8_lossy(&stopped.stdout)
     );
     let start = Instant::now();
     let status = loop {
-        if let Some(status) = broker.child.try_wait().unwrap() {
+        if let Some(status) = broker.try_wait().unwrap() {
             break status;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the broker did not stop"
-        );
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = broker.kill();
+            panic!("the broker did not stop: {}", stderr());
+        }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "a clean shutdown: {}", broker.stderr());
-    assert!(
-        broker.stderr().contains("shut down completed"),
-        "{}",
-        broker.stderr()
-    );
+    assert!(status.success(), "a clean shutdown: {}", stderr());
+    assert!(stderr().contains("shut down completed"), "{}", stderr());
 
-    let again = Command::new(support::labnode())
-        .arg("kafka-server-stop.sh")
-        .output()
-        .unwrap();
+    let again = stop(&node);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stdout).contains("No kafka server to stop"));
 }
