@@ -198,15 +198,25 @@ impl Client {
 
     /// A pooled connection to `addr`, opened if needed (or if the previous one broke).
     pub async fn connection(&self, addr: &str) -> Result<Arc<Connection>> {
-        let mut pool = self.inner.connections.lock().await;
-        if let Some(c) = pool.get(addr)
-            && c.is_usable()
-        {
-            return Ok(c.clone());
+        if let Some(c) = self.pooled(addr).await {
+            return Ok(c);
         }
+        // Connect without holding the pool, so a dead broker does not hold up the live ones.
         let conn = Arc::new(Connection::open(addr, &self.inner.config.connection).await?);
-        pool.insert(addr.to_owned(), conn.clone());
-        Ok(conn)
+        let mut pool = self.inner.connections.lock().await;
+        match pool.get(addr) {
+            // Another task connected meanwhile: share its connection, drop ours.
+            Some(c) if c.is_usable() => Ok(c.clone()),
+            _ => {
+                pool.insert(addr.to_owned(), conn.clone());
+                Ok(conn)
+            }
+        }
+    }
+
+    async fn pooled(&self, addr: &str) -> Option<Arc<Connection>> {
+        let pool = self.inner.connections.lock().await;
+        pool.get(addr).filter(|c| c.is_usable()).cloned()
     }
 
     /// A connection to the broker with this id.

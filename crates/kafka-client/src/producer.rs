@@ -3,7 +3,7 @@
 //! per-partition sequence numbers, so a retried batch is stored once).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest};
@@ -15,6 +15,9 @@ use crate::error::{Error, ResponseError, Result, check, check_with_message};
 use crate::partitioner::murmur2_partition;
 use crate::records::{BatchProducer, ProducerRecord, TopicPartition, encode_batch};
 use crate::requests;
+
+/// How long a producer trusts a topic's partition count (Java's `metadata.max.age.ms`).
+const METADATA_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// How many replicas must have a batch before the broker answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,8 +103,9 @@ pub struct Producer {
     pending: BTreeMap<TopicPartition, Vec<ProducerRecord>>,
     pending_bytes: usize,
     round_robin: HashMap<String, i32>,
-    /// Partition count per topic, read once (a producer does not follow partition changes).
-    partition_counts: HashMap<String, i32>,
+    /// Partition count per topic and when it was read; read again after [`METADATA_MAX_AGE`],
+    /// so records spread over partitions added meanwhile.
+    partition_counts: HashMap<String, (i32, Instant)>,
     producer_id: Option<(i64, i16)>,
     sequences: HashMap<TopicPartition, i32>,
     /// Flushes sent and not yet acknowledged, oldest first.
@@ -250,14 +254,16 @@ impl Producer {
     /// The partition of a record: its own, else by key hash, else round-robin.
     async fn partition_for(&mut self, record: &ProducerRecord) -> Result<i32> {
         let count = match self.partition_counts.get(&record.topic) {
-            Some(&n) => n,
-            None => {
+            Some(&(n, read_at)) if read_at.elapsed() < METADATA_MAX_AGE => n,
+            _ => {
+                self.client.invalidate(&record.topic);
                 let topic = self
                     .client
                     .topic(&record.topic, self.config.auto_create_topics)
                     .await?;
                 let n = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
-                self.partition_counts.insert(record.topic.clone(), n);
+                self.partition_counts
+                    .insert(record.topic.clone(), (n, Instant::now()));
                 n
             }
         };
