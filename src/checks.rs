@@ -96,16 +96,24 @@ fn ruok(addr: SocketAddr) -> Result<(), String> {
 }
 
 fn http_get(addr: SocketAddr, path: &str) -> Result<(), String> {
+    http_body(addr, path).map(drop)
+}
+
+/// The body of a 2xx answer to `GET path` (at most 1 MiB).
+pub(crate) fn http_body(addr: SocketAddr, path: &str) -> Result<String, String> {
     let mut stream = connect(addr)?;
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
         .map_err(|e| format!("write: {e}"))?;
-    let answer = read_all(stream, 4096)?;
+    let answer = read_all(stream, 1 << 20)?;
     let text = String::from_utf8_lossy(&answer);
     let status = text.lines().next().unwrap_or_default();
     match status.split_whitespace().nth(1) {
-        Some(code) if code.starts_with('2') => Ok(()),
+        Some(code) if code.starts_with('2') => Ok(text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default()),
         _ => Err(format!("GET {path} answered {status:?}")),
     }
 }

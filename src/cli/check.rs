@@ -264,11 +264,60 @@ impl<R: Runtime> Checker<'_, R> {
             )
             .await;
         }
+        self.hdfs_health().await;
         let bootstrap = self.broker_endpoints().into_iter().find_map(|(_, _, a)| a);
         for check in &spec.checks {
             self.declared(check, bootstrap).await;
         }
         self.results
+    }
+
+    /// HDFS health from the namenode's status page: safe mode off, every datanode live.
+    async fn hdfs_health(&mut self) {
+        let datanodes = self
+            .plan
+            .nodes
+            .iter()
+            .flat_map(|n| &n.services)
+            .filter(|s| s.kind == Kind::Datanode)
+            .count();
+        let namenode = self.plan.nodes.iter().find_map(|n| {
+            let s = n.services.iter().find(|s| s.kind == Kind::Namenode)?;
+            let port = s.probe.as_ref()?.port();
+            let addr = self.rt.endpoint(self.state(&n.name)?, n, port);
+            Some((n.name.clone(), addr))
+        });
+        let Some((node, addr)) = namenode else { return };
+        self.record(
+            "HDFS health (live datanodes, safe mode)".into(),
+            &node,
+            0,
+            blocking(move || {
+                let page = checks::http_body(
+                    addr.ok_or("no address for the namenode")?,
+                    "/dfshealth.html",
+                )?;
+                let text = regex::Regex::new("<[^>]*>")
+                    .map_err(|e| e.to_string())?
+                    .replace_all(&page, " ");
+                let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                let live = regex::Regex::new(r"Live Nodes (\d+)")
+                    .map_err(|e| e.to_string())?
+                    .captures(&text)
+                    .and_then(|c| c.get(1)?.as_str().parse::<usize>().ok())
+                    .ok_or("the status page shows no `Live Nodes` count")?;
+                if text.contains("Safe mode is ON") {
+                    Err(format!(
+                        "the namenode is in safe mode ({live} live datanodes)"
+                    ))
+                } else if live < datanodes {
+                    Err(format!("{live} live datanodes, the spec runs {datanodes}"))
+                } else {
+                    Ok(format!("{live} live datanodes, safe mode off"))
+                }
+            }),
+        )
+        .await;
     }
 
     async fn declared(&mut self, check: &CheckSpec, bootstrap: Option<std::net::SocketAddr>) {
