@@ -488,9 +488,19 @@ zk.stop()
     );
 }
 
-/// Runs the TP's exact `spark-submit` line, called through a link named `spark-submit` as in a
-/// lab node, with the ZooKeeper at `zk_port` as its zkQuorum, and checks the TP's batch.
-fn tp_spark_submit_through_zookeeper(zk_port: u16) {
+/// The TP's exact `spark-submit` line, before the four arguments.
+const SPARK_SUBMIT: &[&str] = &[
+    "--class",
+    "tn.insat.tp3.SparkKafkaWordCount",
+    "--master",
+    "local[2]",
+    "stream-kafka-spark-1-jar-with-dependencies.jar",
+];
+
+/// Runs the job through a link named `command` (as in a lab node) with `leading` arguments and
+/// the TP's four (`<zk> test Hello-Kafka 1`, the ZooKeeper at `zk_port`), and checks the TP's
+/// batch in its stdout.
+fn tp_job_through_zookeeper(command: &str, leading: &[&str], zk_port: u16) {
     let (Some(python), Some(kcat)) = (support::python(), support::kcat()) else {
         return;
     };
@@ -500,24 +510,15 @@ fn tp_spark_submit_through_zookeeper(zk_port: u16) {
     kcat_produce(&kcat, &broker.bootstrap, "Hello-Kafka", &["before the job"]);
 
     let bin = tempdir::Dir::new();
-    let link = bin.path().join("spark-submit");
+    let link = bin.path().join(command);
     std::os::unix::fs::symlink(support::labnode(), &link).unwrap();
     let dir = tempdir::Dir::new();
     let out = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
     let err = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
     let quorum = format!("localhost:{zk_port}");
     let child = Command::new(&link)
-        .args([
-            "--class",
-            "tn.insat.tp3.SparkKafkaWordCount",
-            "--master",
-            "local[2]",
-            "stream-kafka-spark-1-jar-with-dependencies.jar",
-            &quorum,
-            "test",
-            "Hello-Kafka",
-            "1",
-        ])
+        .args(leading)
+        .args([quorum.as_str(), "test", "Hello-Kafka", "1"])
         .current_dir(dir.path())
         .stdout(out)
         .stderr(err)
@@ -548,13 +549,19 @@ fn the_tp_spark_submit_line_finds_the_broker_through_apache_zookeeper() {
     let Some(zk) = support::start_apache_zookeeper() else {
         return;
     };
-    tp_spark_submit_through_zookeeper(zk.port);
+    tp_job_through_zookeeper("spark-submit", SPARK_SUBMIT, zk.port);
 }
 
 #[test]
 fn the_tp_spark_submit_line_finds_the_broker_through_our_coordinator() {
     let (_coordinator, port) = support::start_coordinator("");
-    tp_spark_submit_through_zookeeper(port);
+    tp_job_through_zookeeper("spark-submit", SPARK_SUBMIT, port);
+}
+
+#[test]
+fn spark_kafka_wordcount_takes_the_tp_arguments() {
+    let (_coordinator, port) = support::start_coordinator("");
+    tp_job_through_zookeeper("spark-kafka-wordcount", &[], port);
 }
 
 #[test]
