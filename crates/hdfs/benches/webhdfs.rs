@@ -9,10 +9,11 @@
 //! Everything runs as real `labnode` processes on loopback (found at `$LABNODE`, else in
 //! `target/*/release` or `target/*/debug`): a namenode, two datanodes (replication 2, 128 MiB
 //! blocks), a broker and the sink, all with their data in one temp dir on the same disk.
-//! - WebHDFS: our client CREATEs then OPENs one file through the namenode's HTTP port. Anchor:
-//!   the disk's own sequential write of the same bytes (1 MiB writes, one fsync at the end).
-//!   With replication 2 every byte is written twice, and the datanodes do not fsync (as
-//!   Hadoop's default `dfs.datanode.synconclose=false`).
+//! - WebHDFS: our client CREATEs then OPENs one file through the namenode's HTTP port, three
+//!   rounds, medians. Anchor: the disk's own sequential write of the same bytes (1 MiB writes,
+//!   one fsync at the end), and beside it the same write left in the page cache. With
+//!   replication 2 every byte is written twice, and the datanodes do not fsync (as Hadoop's
+//!   default `dfs.datanode.synconclose=false`), so the page-cache column is the fairer one.
 //! - Sink: N records of 100 B are produced first; the sink is started and timed until HDFS
 //!   holds all N. Anchor: our Kafka client consuming the same N records.
 
@@ -52,7 +53,6 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn run(labnode: &Path, work: &Path, mb: u64, records: usize) -> anyhow::Result<()> {
-    let disk = disk_write_mb_s(work, mb)?;
     let (http, rpc) = (free_port()?, free_port()?);
     let mut procs = Procs(Vec::new());
     procs
@@ -71,21 +71,57 @@ fn run(labnode: &Path, work: &Path, mb: u64, records: usize) -> anyhow::Result<(
     wait_live_datanodes(http, 2)?;
     let rt = tokio::runtime::Runtime::new()?;
     let url = format!("http://127.0.0.1:{http}");
-    let (write, read) = rt.block_on(webhdfs_round_trip(&url, mb))?;
-    println!("WebHDFS, one {mb} MiB file, replication 2, 128 MiB blocks");
-    println!("{:<44} {:>10} {:>8}", "case", "MB/s", "ratio");
-    println!(
-        "{:<44} {:>10.0} {:>8}",
-        "anchor: disk sequential write + fsync", disk, "1.00"
+    // Rounds interleave the cases, so a busy moment of the machine hits them all; medians.
+    let (mut synced, mut cached, mut writes, mut reads) = (vec![], vec![], vec![], vec![]);
+    for round in 0..ROUNDS {
+        synced.push(disk_write_mb_s(work, mb, true)?);
+        cached.push(disk_write_mb_s(work, mb, false)?);
+        let (w, r) = rt.block_on(webhdfs_round_trip(&url, mb, round))?;
+        writes.push(w);
+        reads.push(r);
+    }
+    let (synced, cached, write, read) = (
+        median(synced),
+        median(cached),
+        median(writes),
+        median(reads),
     );
     println!(
-        "{:<44} {:>10.0} {:>8.2}",
+        "WebHDFS, one {mb} MiB file, replication 2, 128 MiB blocks; medians of {ROUNDS} rounds"
+    );
+    println!(
+        "{:<46} {:>8} {:>8} {:>8}",
+        "case", "MB/s", "ratio", "vs cache"
+    );
+    println!(
+        "{:<46} {:>8.0} {:>8} {:>8.2}",
+        "anchor: disk sequential write + fsync",
+        synced,
+        "1.00",
+        synced / cached
+    );
+    println!(
+        "{:<46} {:>8.0} {:>8.2} {:>8}",
+        "disk sequential write, no fsync (page cache)",
+        cached,
+        cached / synced,
+        "1.00"
+    );
+    println!(
+        "{:<46} {:>8.0} {:>8.2} {:>8.2}",
         "WebHDFS CREATE (client → namenode → 2 DNs)",
         write,
-        write / disk
+        write / synced,
+        write / cached
     );
-    println!("{:<44} {:>10.0} {:>8.2}", "WebHDFS OPEN", read, read / disk);
-    println!("target: write ≥ 0.50 × disk\n");
+    println!(
+        "{:<46} {:>8.0} {:>8.2} {:>8.2}",
+        "WebHDFS OPEN",
+        read,
+        read / synced,
+        read / cached
+    );
+    println!("target: write ≥ 0.50 × the disk's sequential write (the datanodes do not fsync)\n");
 
     let kafka_port = free_port()?;
     procs.0.push(start_broker(labnode, work, kafka_port)?);
@@ -150,8 +186,16 @@ fn free_port() -> anyhow::Result<u16> {
         .port())
 }
 
-/// The anchor: `mb` MiB written sequentially in 1 MiB writes, then one fsync.
-fn disk_write_mb_s(work: &Path, mb: u64) -> anyhow::Result<f64> {
+/// Rounds of each WebHDFS case.
+const ROUNDS: usize = 3;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// The anchor: `mb` MiB written sequentially in 1 MiB writes, then one fsync (`sync`) or none.
+fn disk_write_mb_s(work: &Path, mb: u64, sync: bool) -> anyhow::Result<f64> {
     use std::io::Write;
     let path = work.join("disk-anchor.bin");
     let chunk = vec![0x5au8; 1 << 20];
@@ -160,7 +204,9 @@ fn disk_write_mb_s(work: &Path, mb: u64) -> anyhow::Result<f64> {
     for _ in 0..mb {
         f.write_all(&chunk)?;
     }
-    f.sync_all()?;
+    if sync {
+        f.sync_all()?;
+    }
     let secs = start.elapsed().as_secs_f64();
     std::fs::remove_file(&path)?;
     Ok(mb as f64 / secs)
@@ -272,7 +318,8 @@ fn wait_live_datanodes(http: u16, n: usize) -> anyhow::Result<()> {
 }
 
 /// (write MB/s, read MB/s) of one file through WebHDFS.
-async fn webhdfs_round_trip(url: &str, mb: u64) -> anyhow::Result<(f64, f64)> {
+async fn webhdfs_round_trip(url: &str, mb: u64, round: usize) -> anyhow::Result<(f64, f64)> {
+    let path = format!("/bench/file{round}.bin");
     let client = WebHdfs::new(url, "bench")?;
     let chunk = bytes::Bytes::from(
         (0..1u32 << 20)
@@ -283,7 +330,7 @@ async fn webhdfs_round_trip(url: &str, mb: u64) -> anyhow::Result<(f64, f64)> {
         futures_util::stream::iter((0..mb).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
     let start = Instant::now();
     client
-        .create("/bench/file.bin", reqwest::Body::wrap_stream(body), true)
+        .create(&path, reqwest::Body::wrap_stream(body), true)
         .await?;
     let write = mb as f64 / start.elapsed().as_secs_f64();
     let start = Instant::now();
