@@ -13,7 +13,11 @@
 //! - [`fetcher`]: on a follower, a task that truncates to the leader's epoch boundary
 //!   (OffsetForLeaderEpoch) and then fetches with its own replica id through `kafka-client`.
 //! - [`requests`]: what the protocol handlers call in cluster mode (Metadata, CreateTopics,
-//!   DeleteTopics, OffsetForLeaderEpoch, the checks of Produce and Fetch).
+//!   DeleteTopics, OffsetForLeaderEpoch, the checks of Produce, Fetch and ListOffsets).
+//! - [`groups`]: one coordinator per group, chosen alike by every broker, and committed offsets
+//!   kept in ZooKeeper so they survive the coordinator's loss.
+//! - [`producer_ids`]: idempotent-producer ids in blocks reserved in ZooKeeper, unique across
+//!   the cluster.
 //!
 //! Simplification: every broker keeps a (possibly empty) local log for every partition of every
 //! topic, so a topic's partitions stay numbered 0..n on disk; only the assigned replicas ever

@@ -283,9 +283,9 @@ impl CreateError {
     }
 }
 
-/// Validates `new` and writes its assignment (round-robin over the live brokers unless
-/// `explicit`) and its config overrides; the controller does the rest. Nothing is written when
-/// `validate_only` is set by passing... see [`create_topics`].
+/// Validates `new` and writes its config overrides and its assignment (round-robin over the
+/// live brokers unless `explicit`); the controller does the rest. (`validate_only` requests
+/// stop at [`plan_topic`].)
 async fn create_topic(
     broker: &Broker,
     cluster: &Cluster,
