@@ -54,13 +54,16 @@ fn main() -> anyhow::Result<()> {
             let mut o = Rounds::default();
             let mut a = Rounds::default();
             for round in 0..rounds {
+                // Each round creates nodes of its own.
+                let tag = format!("r{round}");
+                let tag = tag.as_str();
                 // Alternate who goes first, so neither always gets the quieter moment.
                 if round % 2 == 0 {
-                    o.add(rt.block_on(cell(ours.port, op, sessions, per_cell, "run"))?);
-                    a.add(rt.block_on(cell(apache.port, op, sessions, per_cell, "run"))?);
+                    o.add(rt.block_on(cell(ours.port, op, sessions, per_cell, tag))?);
+                    a.add(rt.block_on(cell(apache.port, op, sessions, per_cell, tag))?);
                 } else {
-                    a.add(rt.block_on(cell(apache.port, op, sessions, per_cell, "run"))?);
-                    o.add(rt.block_on(cell(ours.port, op, sessions, per_cell, "run"))?);
+                    a.add(rt.block_on(cell(apache.port, op, sessions, per_cell, tag))?);
+                    o.add(rt.block_on(cell(ours.port, op, sessions, per_cell, tag))?);
                 }
             }
             ours_rows.push(o.row(op, sessions, per_cell));
