@@ -167,6 +167,13 @@ pub(crate) fn decode_batches(
         let mut batch = data.split_to(batch_len);
         let last_offset_delta = batch_last_offset_delta(&batch);
         let base_offset = batch_base_offset(&batch);
+        if let Err(reason) = check_record_count(&batch) {
+            return Err(Error::Codec {
+                addr: addr.to_owned(),
+                api: "Fetch",
+                reason: format!("record batch of {topic}-{partition}: {reason}"),
+            });
+        }
         let set = RecordBatchDecoder::decode(&mut batch).map_err(|e| Error::Codec {
             addr: addr.to_owned(),
             api: "Fetch",
@@ -205,6 +212,34 @@ fn whole_batch_len(data: &[u8]) -> Option<usize> {
     let len = usize::try_from(i32::from_be_bytes(len_bytes)).ok()?;
     let total = len.checked_add(12)?;
     (total <= data.len() && len > 0).then_some(total)
+}
+
+/// Bounds a batch's record count before the codec reserves room for that many records: a
+/// record takes at least 7 bytes uncompressed; a compressed batch may hold at most a million.
+fn check_record_count(batch: &[u8]) -> Result<(), String> {
+    const MAX_COMPRESSED_RECORDS: i64 = 1_000_000;
+    let field = |range: std::ops::Range<usize>| batch.get(range).map(<[u8]>::to_vec);
+    let (Some(attributes), Some(count)) = (field(21..23), field(57..61)) else {
+        return Err("batch header too short".into());
+    };
+    let compressed = attributes.get(1).is_some_and(|a| a & 0x07 != 0);
+    let count = i64::from(i32::from_be_bytes(
+        count
+            .try_into()
+            .map_err(|_| "batch header too short".to_string())?,
+    ));
+    let limit = if compressed {
+        MAX_COMPRESSED_RECORDS
+    } else {
+        i64::try_from(batch.len() / 7).unwrap_or(i64::MAX)
+    };
+    if !(0..=limit).contains(&count) {
+        return Err(format!(
+            "record count {count} is impossible in {} bytes",
+            batch.len()
+        ));
+    }
+    Ok(())
 }
 
 fn batch_base_offset(batch: &[u8]) -> Option<i64> {
@@ -277,6 +312,15 @@ mod tests {
     }
 
     #[test]
+    fn an_impossible_record_count_is_refused_before_allocating() {
+        let batch = encode_batch(&[rec("a", "1")], Compression::None, None, 0).unwrap();
+        let mut bad = BytesMut::from(&batch[..]);
+        bad[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
+        let err = decode_batches("t", 0, bad.freeze(), 0, "b").unwrap_err();
+        assert!(err.to_string().contains("record count"), "{err}");
+    }
+
+    #[test]
     fn a_corrupt_batch_is_an_error() {
         let batch = encode_batch(&[rec("a", "1")], Compression::None, None, 0).unwrap();
         let mut bad = BytesMut::from(&batch[..]);
@@ -302,5 +346,60 @@ mod tests {
         let info = RecordBatchDecoder::decode_batch_info(&mut batch.clone()).unwrap();
         assert_eq!(info[0].producer_id, 7);
         assert_eq!(info[0].base_sequence, 10);
+    }
+}
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    /// A tiny deterministic generator (xorshift), so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    /// Fetch answers are broker bytes: corrupted, truncated or random, they decode to an
+    /// error or to records, never to a panic.
+    #[test]
+    fn damaged_batches_never_panic() {
+        let records: Vec<ProducerRecord> = (0..5)
+            .map(|i| ProducerRecord::new("t", format!("value {i}")).with_key(format!("k{i}")))
+            .collect();
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for codec in [
+            Compression::None,
+            Compression::Gzip,
+            Compression::Lz4,
+            Compression::Snappy,
+            Compression::Zstd,
+        ] {
+            let good = encode_batch(&records, codec, None, 0).unwrap();
+            for _ in 0..2000 {
+                let mut bad = good.to_vec();
+                match rng.below(3) {
+                    0 => {
+                        for _ in 0..1 + rng.below(4) {
+                            let i = rng.below(bad.len());
+                            bad[i] = rng.next() as u8;
+                        }
+                    }
+                    1 => bad.truncate(rng.below(bad.len())),
+                    _ => {
+                        let n = rng.below(200);
+                        bad = (0..n).map(|_| rng.next() as u8).collect();
+                    }
+                }
+                let _ = decode_batches("t", 0, Bytes::from(bad), 0, "fuzz");
+            }
+        }
     }
 }
