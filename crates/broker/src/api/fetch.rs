@@ -109,6 +109,7 @@ fn read_all(
                     p.partition,
                     replica,
                     p.fetch_offset,
+                    p.current_leader_epoch,
                 )
             });
             match (

@@ -102,21 +102,32 @@ pub(crate) async fn replicate(
 }
 
 /// Fetch of `topic`/`partition` by a consumer (`replica < 0`) or a follower: refused unless
-/// led here. A follower's fetch offset is recorded first (its log end), so the answer carries
-/// the high watermark it allows.
+/// led here. A follower must follow this leader's epoch (FENCED_LEADER_EPOCH when it knows an
+/// older one, UNKNOWN_LEADER_EPOCH when this leader has not learnt of a newer one yet), so no
+/// follower copies from a deposed leader. Its fetch offset is then recorded (its log end), so
+/// the answer carries the high watermark it allows.
 pub(crate) fn check_fetch(
     broker: &Broker,
     topic: &str,
     partition: i32,
     replica: i32,
     fetch_offset: i64,
+    current_leader_epoch: i32,
 ) -> Result<(), i16> {
     let Some(cluster) = &broker.cluster else {
         return Ok(());
     };
     let key: PartitionKey = (topic.to_string(), partition);
-    if !matches!(cluster.roles().get(&key), Some(Role::Leader(_))) {
-        return Err(ResponseError::NotLeaderOrFollower.code());
+    let epoch = match cluster.roles().get(&key) {
+        Some(Role::Leader(l)) => l.epoch,
+        _ => return Err(ResponseError::NotLeaderOrFollower.code()),
+    };
+    if replica >= 0 && current_leader_epoch >= 0 && current_leader_epoch != epoch {
+        return Err(if current_leader_epoch < epoch {
+            ResponseError::FencedLeaderEpoch.code()
+        } else {
+            ResponseError::UnknownLeaderEpoch.code()
+        });
     }
     if replica >= 0 {
         leader::follower_fetched(cluster, &key, replica, fetch_offset);
@@ -126,7 +137,7 @@ pub(crate) fn check_fetch(
 
 /// OffsetForLeaderEpoch: refused unless led here (standalone, this broker leads everything).
 pub(crate) fn check_leader(broker: &Broker, topic: &str, partition: i32) -> Result<(), i16> {
-    check_fetch(broker, topic, partition, -1, 0)
+    check_fetch(broker, topic, partition, -1, 0, -1)
 }
 
 /// Metadata in cluster mode: every live broker at its endpoint on the listener the client
