@@ -33,7 +33,10 @@ pub(super) async fn handle(
             let refused = topic.as_ref().map_or(Ok(()), |t| {
                 crate::cluster::requests::check_leader(broker, &t.name, p.partition_index)
             });
-            match (topic.as_ref().and_then(|t| t.partition(p.partition_index)), refused) {
+            match (
+                topic.as_ref().and_then(|t| t.partition(p.partition_index)),
+                refused,
+            ) {
                 (None, _) => r.error_code = ResponseError::UnknownTopicOrPartition.code(),
                 (Some(_), Err(code)) => r.error_code = code,
                 (Some(part), Ok(())) => {
