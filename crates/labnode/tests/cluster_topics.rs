@@ -2,7 +2,8 @@
 //! Kafka's tools do, kafka-python administers and produces. Covers registration (Kafka 3.x
 //! JSON, a duplicate broker.id refused with the holder named), the controller and its
 //! takeover, a replication factor above the live brokers, a topic created by writing
-//! `/brokers/topics/T`, partition state znodes, min.insync.replicas, and deletion.
+//! `/brokers/topics/T`, partition state znodes, producer ids unique across brokers,
+//! min.insync.replicas, and deletion.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -150,10 +151,29 @@ c.assign([TopicPartition('tooled', 0), TopicPartition('tooled', 1)])
 got = sorted(int(m.value) for m in c)
 assert got == list(range(20)), got
 print('tooled ok')
+# Idempotent-producer ids from every broker, all distinct: blocks reserved in ZooKeeper.
+from kafka.client_async import KafkaClient
+from kafka.protocol.init_producer_id import InitProducerIdRequest
+cl = KafkaClient(bootstrap_servers=BOOTSTRAP)
+def ask(node):
+    until(lambda: cl.poll(timeout_ms=50) is not None and cl.ready(node), 'a connection to %d' % node)
+    f = cl.send(node, InitProducerIdRequest[0](transactional_id=None, transaction_timeout_ms=60000))
+    cl.poll(future=f, timeout_ms=10000)
+    assert f.succeeded() and f.value.error_code == 0, f.value
+    return f.value.producer_id
+ids = [ask(n) for n in (1, 2, 3) for _ in range(2)]
+assert len(set(ids)) == 6, ids
+block = json.loads(zk.get('/latest_producer_id_block')[0])
+assert block['version'] == 1 and int(block['block_end']) >= max(ids), (block, ids)
+print('producer ids', ids)
 "#,
     )
     .unwrap();
-    assert!(out.contains("tooled ok"), "{out}\n{}", logs(&brokers));
+    assert!(
+        out.contains("tooled ok") && out.contains("producer ids"),
+        "{out}\n{}",
+        logs(&brokers)
+    );
 
     // min.insync.replicas=3 with a broker down: acks=all is refused, acks=1 goes on.
     python(
