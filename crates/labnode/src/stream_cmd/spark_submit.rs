@@ -66,7 +66,10 @@ fn parse(args: &[String]) -> anyhow::Result<Submission> {
     let mut master = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
-        if !arg.starts_with("--") {
+        if arg == "--help" || arg == "-h" {
+            bail!("usage: {USAGE}");
+        }
+        if !arg.starts_with('-') {
             return Ok(Submission {
                 class,
                 master,
@@ -94,7 +97,6 @@ fn parse(args: &[String]) -> anyhow::Result<Submission> {
             n if IGNORED_WITH_VALUE.contains(&n) => {
                 tracing::info!("spark-submit: {n} {value} has no effect here");
             }
-            "--help" | "-h" => bail!("usage: {USAGE}"),
             other => bail!("spark-submit: unrecognized option {other}; usage: {USAGE}"),
         }
     }
@@ -234,5 +236,9 @@ mod tests {
         assert!(e.to_string().contains("Usage: SparkKafkaWordCount"), "{e}");
         let e = submit("--class tn.insat.tp3.SparkKafkaWordCount").unwrap_err();
         assert!(e.to_string().contains("no application jar"), "{e}");
+        for help in ["--help", "-h"] {
+            let e = submit(help).unwrap_err().to_string();
+            assert!(e.starts_with("usage: spark-submit --class"), "{e}");
+        }
     }
 }
