@@ -42,8 +42,11 @@ lint:
 	$(CARGO) clippy --release --workspace --all-targets -- -D warnings
 
 ## bench: the speed and memory figures, as ratios against anchors measured in the same run
+# Each bench prints a table of ratios against its anchor measured in the same run:
+# broker (log_append, broker_throughput, cluster), coordinator (vs Debian's ZooKeeper),
+# kafka-client (vs librdkafka), hdfs (WebHDFS vs the disk, sink), stream (wordcount), lab_up.
 bench: setup build
-	@echo "no benchmarks yet"
+	LABNODE=$(CURDIR)/$(RELEASE)/labnode LAB_LABNODE=$(CURDIR)/$(RELEASE)/labnode $(CARGO) bench --workspace --benches
 
 clean:
 	$(CARGO) clean
