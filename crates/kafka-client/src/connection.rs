@@ -7,6 +7,7 @@
 //! several Produce requests in flight.
 
 use std::collections::VecDeque;
+use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
@@ -214,48 +215,46 @@ impl Connection {
         version: i16,
         wait: Option<Duration>,
     ) -> Result<R::Response> {
+        self.send(request, version, wait.unwrap_or(Duration::ZERO))
+            .await?
+            .response()
+            .await
+    }
+
+    /// Writes `request` now and returns its answer to await later: requests sent one after the
+    /// other reach the broker, and are answered, in that order (`wait` as in
+    /// [`Connection::call_waiting`]).
+    pub async fn send<R: Request>(
+        &self,
+        request: &R,
+        version: i16,
+        wait: Duration,
+    ) -> Result<Pending<R>> {
         let (reply, answer) = oneshot::channel();
-        let id = {
-            let mut writer = self.writer.lock().await;
-            if !self.is_usable() {
-                return Err(Error::Io {
-                    addr: self.shared.addr.clone(),
-                    source: std::io::Error::other("connection already failed"),
-                });
-            }
-            let id = writer.next_correlation_id;
-            writer.next_correlation_id = id.wrapping_add(1);
-            let frame = wire::encode_request(request, version, id, &self.config.client_id)?;
-            if let Ok(mut waiters) = self.shared.waiters.lock() {
-                waiters.push_back(Waiter {
-                    correlation_id: id,
-                    reply,
-                });
-            }
-            self.write(&mut writer, &frame, R::KEY).await?;
-            id
-        };
-        let after = self.config.request_timeout + wait.unwrap_or(Duration::ZERO);
-        let body = match tokio::time::timeout(after, answer).await {
-            Ok(Ok(body)) => body?,
-            Ok(Err(_)) => {
-                return Err(Error::Io {
-                    addr: self.shared.addr.clone(),
-                    source: std::io::Error::other("connection closed"),
-                });
-            }
-            Err(_) => {
-                // The answer may still come; the connection is not trusted any more.
-                self.shared.broken.store(true, Ordering::Relaxed);
-                return Err(Error::Timeout {
-                    addr: self.shared.addr.clone(),
-                    api: api_name(R::KEY),
-                    after,
-                });
-            }
-        };
-        wire::decode_response::<R>(body, version, id, &self.shared.addr).inspect_err(|_| {
-            self.shared.fail("malformed response");
+        let mut writer = self.writer.lock().await;
+        if !self.is_usable() {
+            return Err(Error::Io {
+                addr: self.shared.addr.clone(),
+                source: std::io::Error::other("connection already failed"),
+            });
+        }
+        let id = writer.next_correlation_id;
+        writer.next_correlation_id = id.wrapping_add(1);
+        let frame = wire::encode_request(request, version, id, &self.config.client_id)?;
+        if let Ok(mut waiters) = self.shared.waiters.lock() {
+            waiters.push_back(Waiter {
+                correlation_id: id,
+                reply,
+            });
+        }
+        self.write(&mut writer, &frame, R::KEY).await?;
+        Ok(Pending {
+            answer,
+            correlation_id: id,
+            version,
+            after: self.config.request_timeout + wait,
+            shared: self.shared.clone(),
+            request: PhantomData,
         })
     }
 
@@ -280,6 +279,43 @@ impl Connection {
                 })
             }
         }
+    }
+}
+
+/// A request written to a broker whose answer is still to be read ([`Connection::send`]).
+#[derive(Debug)]
+pub struct Pending<R> {
+    answer: oneshot::Receiver<Result<Bytes>>,
+    correlation_id: i32,
+    version: i16,
+    after: Duration,
+    shared: Arc<Shared>,
+    request: PhantomData<fn() -> R>,
+}
+
+impl<R: Request> Pending<R> {
+    /// Waits for the answer (up to the request timeout plus the request's own wait).
+    pub async fn response(self) -> Result<R::Response> {
+        let body = match tokio::time::timeout(self.after, self.answer).await {
+            Ok(Ok(body)) => body?,
+            Ok(Err(_)) => {
+                return Err(Error::Io {
+                    addr: self.shared.addr.clone(),
+                    source: std::io::Error::other("connection closed"),
+                });
+            }
+            Err(_) => {
+                // The answer may still come; the connection is not trusted any more.
+                self.shared.broken.store(true, Ordering::Relaxed);
+                return Err(Error::Timeout {
+                    addr: self.shared.addr.clone(),
+                    api: api_name(R::KEY),
+                    after: self.after,
+                });
+            }
+        };
+        wire::decode_response::<R>(body, self.version, self.correlation_id, &self.shared.addr)
+            .inspect_err(|_| self.shared.fail("malformed response"))
     }
 }
 

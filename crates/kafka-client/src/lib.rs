@@ -50,7 +50,7 @@ mod wire;
 
 pub use admin::{Admin, GroupDescription, GroupListing, GroupMemberDescription, NewTopic};
 pub use client::{BrokerInfo, Client, ClientConfig, Metadata, PartitionMetadata, TopicMetadata};
-pub use connection::{Connection, ConnectionConfig};
+pub use connection::{Connection, ConnectionConfig, Pending};
 pub use consumer::{Consumer, ConsumerConfig, OffsetReset};
 pub use error::{Error, ResponseError, Result};
 pub use group::{GroupConfig, GroupConsumer, range_assign};

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest};
+use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProduceResponse};
 use kafka_protocol::records::Compression;
 use tokio::task::JoinHandle;
 
 use crate::client::Client;
+use crate::connection::Pending;
 use crate::error::{Error, ResponseError, Result, check, check_with_message};
 use crate::partitioner::murmur2_partition;
 use crate::records::{BatchProducer, ProducerRecord, TopicPartition, encode_batch};
@@ -173,7 +174,7 @@ impl Producer {
             .push(record);
         let mut delivered = Vec::new();
         if self.pending_bytes >= self.config.batch_size {
-            self.dispatch()?;
+            self.dispatch().await?;
             let limit = if self.producer_id.is_some() {
                 1
             } else {
@@ -191,7 +192,7 @@ impl Producer {
 
     /// Sends every buffered record and waits for every acknowledgement still due.
     pub async fn flush(&mut self) -> Result<Vec<RecordMetadata>> {
-        self.dispatch()?;
+        self.dispatch().await?;
         let mut delivered = Vec::new();
         while !self.in_flight.is_empty() {
             delivered.extend(self.wait_oldest().await?);
@@ -208,8 +209,9 @@ impl Producer {
         }
     }
 
-    /// Encodes the buffered records (one batch per partition) and starts sending them.
-    fn dispatch(&mut self) -> Result<()> {
+    /// Encodes the buffered records (one batch per partition) and writes them to their leaders;
+    /// a background task reads the answers and retries.
+    async fn dispatch(&mut self) -> Result<()> {
         let pending = std::mem::take(&mut self.pending);
         self.pending_bytes = 0;
         if pending.is_empty() {
@@ -245,9 +247,10 @@ impl Producer {
             client: self.client.clone(),
             config: self.config.clone(),
         };
-        self.in_flight.push_back(tokio::spawn(
-            async move { sender.send_batches(batches).await },
-        ));
+        // Written here, in order; only the answers are awaited in the background.
+        let (started, failed) = sender.start(batches).await;
+        self.in_flight
+            .push_back(tokio::spawn(sender.complete(started, failed)));
         Ok(())
     }
 
@@ -289,59 +292,43 @@ impl Producer {
     }
 }
 
+/// A Produce request written to one leader, its answer not read yet.
+#[derive(Debug)]
+struct InFlight {
+    batches: Vec<Batch>,
+    /// The written request (`None` with acks=0: nothing will come back), or why it failed.
+    sent: Result<Option<Pending<ProduceRequest>>>,
+}
+
 impl Sender {
-    /// Sends batches to their leaders, retrying those that failed with a retriable error.
-    async fn send_batches(&self, mut batches: Vec<Batch>) -> Result<Vec<RecordMetadata>> {
-        let mut delivered = Vec::new();
-        let mut attempt = 0;
-        while !batches.is_empty() {
-            let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
-            let mut failed: Vec<(Batch, Error)> = Vec::new();
-            for b in batches.drain(..) {
-                match self.client.leader(&b.tp.topic, b.tp.partition).await {
-                    Ok(l) => by_leader.entry(l).or_default().push(b),
-                    Err(e) => failed.push((b, e)),
-                }
-            }
-            for (leader, group) in by_leader {
-                match self.produce_to(leader, &group).await {
-                    Ok(results) => {
-                        for (b, result) in group.into_iter().zip(results) {
-                            match result {
-                                Ok(base) => {
-                                    delivered.extend((0..b.count).map(|i| RecordMetadata {
-                                        partition: b.tp.clone(),
-                                        offset: if base < 0 { -1 } else { base + i as i64 },
-                                    }))
-                                }
-                                Err(e) => failed.push((b, e)),
-                            }
-                        }
-                    }
-                    Err(e) if e.is_retriable() => {
-                        failed.extend(group.into_iter().map(|b| (b, clone_err(&e))));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            attempt += 1;
-            for (b, e) in failed {
-                if !e.is_retriable() || attempt > self.config.retries {
-                    return Err(e);
-                }
-                tracing::debug!(tp = %b.tp, "produce failed, retrying: {e}");
-                self.client.invalidate(&b.tp.topic);
-                batches.push(b);
-            }
-            if !batches.is_empty() {
-                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+    /// Writes one Produce per leader for `batches`, in the order given, so batches of one
+    /// partition reach its leader in order; batches without a leader come back failed.
+    async fn start(&self, batches: Vec<Batch>) -> (Vec<InFlight>, Vec<(Batch, Error)>) {
+        let mut by_leader: BTreeMap<i32, Vec<Batch>> = BTreeMap::new();
+        let mut failed = Vec::new();
+        for b in batches {
+            match self.client.leader(&b.tp.topic, b.tp.partition).await {
+                Ok(l) => by_leader.entry(l).or_default().push(b),
+                Err(e) => failed.push((b, e)),
             }
         }
-        Ok(delivered)
+        let mut started = Vec::with_capacity(by_leader.len());
+        for (leader, group) in by_leader {
+            let sent = self.write_produce(leader, &group).await;
+            started.push(InFlight {
+                batches: group,
+                sent,
+            });
+        }
+        (started, failed)
     }
 
-    /// One Produce request to `leader`; per batch its base offset or its error.
-    async fn produce_to(&self, leader: i32, batches: &[Batch]) -> Result<Vec<Result<i64>>> {
+    /// Writes one Produce request to `leader`.
+    async fn write_produce(
+        &self,
+        leader: i32,
+        batches: &[Batch],
+    ) -> Result<Option<Pending<ProduceRequest>>> {
         let conn = self.client.broker_connection(leader).await?;
         let version = conn.version::<ProduceRequest>()?;
         let data: Vec<(&TopicPartition, Bytes)> =
@@ -350,42 +337,113 @@ impl Sender {
         let request = requests::produce(self.config.acks.code(), timeout_ms, &data);
         if self.config.acks == Acks::None {
             conn.send_without_response(&request, version).await?;
-            return Ok(batches.iter().map(|_| Ok(-1)).collect());
+            return Ok(None);
         }
-        let response = conn
-            .call_waiting(&request, version, self.config.request_timeout)
+        conn.send(&request, version, self.config.request_timeout)
+            .await
+            .map(Some)
+    }
+
+    /// Reads the answers of started requests, then retries what failed with a retriable error
+    /// (one attempt after another, up to `retries`, after a metadata refresh).
+    async fn complete(
+        self,
+        started: Vec<InFlight>,
+        mut failed: Vec<(Batch, Error)>,
+    ) -> Result<Vec<RecordMetadata>> {
+        let mut delivered = Vec::new();
+        self.read_answers(started, &mut delivered, &mut failed)
             .await?;
-        let mut answers: HashMap<TopicPartition, (i16, i64, Option<String>)> = HashMap::new();
-        for t in response.responses {
-            for p in t.partition_responses {
-                answers.insert(
-                    TopicPartition::new(t.name.0.to_string(), p.index),
-                    (
-                        p.error_code,
-                        p.base_offset,
-                        p.error_message.map(|m| m.to_string()),
-                    ),
-                );
+        let mut attempt = 0;
+        while !failed.is_empty() {
+            attempt += 1;
+            let mut retry = Vec::with_capacity(failed.len());
+            for (b, e) in failed.drain(..) {
+                if !e.is_retriable() || attempt > self.config.retries {
+                    return Err(e);
+                }
+                tracing::debug!(tp = %b.tp, "produce failed, retrying: {e}");
+                self.client.invalidate(&b.tp.topic);
+                retry.push(b);
+            }
+            tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            let (started, newly_failed) = self.start(retry).await;
+            failed = newly_failed;
+            self.read_answers(started, &mut delivered, &mut failed)
+                .await?;
+        }
+        Ok(delivered)
+    }
+
+    /// Collects each request's answer: offsets of delivered records, batches that failed.
+    async fn read_answers(
+        &self,
+        started: Vec<InFlight>,
+        delivered: &mut Vec<RecordMetadata>,
+        failed: &mut Vec<(Batch, Error)>,
+    ) -> Result<()> {
+        for flight in started {
+            let results = match flight.sent {
+                Ok(None) => Ok(flight.batches.iter().map(|_| Ok(-1)).collect()),
+                Ok(Some(pending)) => pending
+                    .response()
+                    .await
+                    .map(|r| per_batch(&flight.batches, r)),
+                Err(e) => Err(e),
+            };
+            match results {
+                Ok(results) => {
+                    for (b, result) in flight.batches.into_iter().zip(results) {
+                        match result {
+                            Ok(base) => delivered.extend((0..b.count).map(|i| RecordMetadata {
+                                partition: b.tp.clone(),
+                                offset: if base < 0 { -1 } else { base + i as i64 },
+                            })),
+                            Err(e) => failed.push((b, e)),
+                        }
+                    }
+                }
+                Err(e) if e.is_retriable() => {
+                    failed.extend(flight.batches.into_iter().map(|b| (b, clone_err(&e))));
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(batches
-            .iter()
-            .map(|b| match answers.get(&b.tp) {
-                None => Err(Error::Codec {
-                    addr: conn.addr().to_owned(),
-                    api: "Produce",
-                    reason: format!("no answer for partition {}", b.tp),
-                }),
-                Some((code, base, message)) => {
-                    if *code == ResponseError::DuplicateSequenceNumber.code() {
-                        return Ok(*base);
-                    }
-                    check_with_message(*code, message.as_deref(), || format!("produce to {}", b.tp))
-                        .map(|()| *base)
-                }
-            })
-            .collect())
+        Ok(())
     }
+}
+
+/// Each batch's outcome in a Produce answer: its base offset, or its error.
+fn per_batch(batches: &[Batch], response: ProduceResponse) -> Vec<Result<i64>> {
+    let mut answers: HashMap<TopicPartition, (i16, i64, Option<String>)> = HashMap::new();
+    for t in response.responses {
+        for p in t.partition_responses {
+            answers.insert(
+                TopicPartition::new(t.name.0.to_string(), p.index),
+                (
+                    p.error_code,
+                    p.base_offset,
+                    p.error_message.map(|m| m.to_string()),
+                ),
+            );
+        }
+    }
+    batches
+        .iter()
+        .map(|b| match answers.get(&b.tp) {
+            None => Err(Error::Invalid(format!(
+                "the broker's Produce answer says nothing about {}",
+                b.tp
+            ))),
+            Some((code, base, message)) => {
+                if *code == ResponseError::DuplicateSequenceNumber.code() {
+                    return Ok(*base);
+                }
+                check_with_message(*code, message.as_deref(), || format!("produce to {}", b.tp))
+                    .map(|()| *base)
+            }
+        })
+        .collect()
 }
 
 /// Our errors carry `io::Error`s and are not `Clone`; a batch group's shared failure is

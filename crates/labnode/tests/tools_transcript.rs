@@ -15,7 +15,7 @@ mod support;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Processes this test started, killed on drop whatever the outcome.
 #[derive(Default)]
@@ -65,15 +65,19 @@ impl Node {
             .unwrap()
             .write_all(stdin.as_bytes())
             .unwrap();
-        let start = Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if start.elapsed() > Duration::from_secs(90) {
-                let _ = child.kill();
+        // Drain the output while waiting (a full pipe would block the tool).
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(Duration::from_secs(90)) {
+            Ok(out) => out.unwrap(),
+            Err(_) => {
+                let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
                 panic!("{args:?} still running after 90 s");
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
-        child.wait_with_output().unwrap()
     }
 
     fn ok(&self, args: &[&str], stdin: &str) -> String {
