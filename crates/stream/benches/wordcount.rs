@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -126,9 +126,18 @@ fn start_broker(labnode: &PathBuf) -> (Broker, String) {
     (Broker { child, dir }, format!("127.0.0.1:{port}"))
 }
 
-/// Records, for each printed batch, how long after its end (`Time: … ms`) it was written.
+/// Records, for each printed batch, the phase of the run, how long after its end (`Time: … ms`)
+/// it was written, and whether it was empty.
 #[derive(Clone, Default)]
-struct DelayRecorder(Arc<Mutex<Vec<(u64, u64, bool)>>>);
+struct DelayRecorder {
+    batches: Arc<Mutex<Vec<(u8, u64, bool)>>>,
+    phase: Arc<AtomicU8>,
+}
+
+/// Phases of the end-to-end run.
+const BACKLOG: u8 = 0;
+const LIVE: u8 = 1;
+const IDLE: u8 = 2;
 
 impl Write for DelayRecorder {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -138,10 +147,14 @@ impl Write for DelayRecorder {
             .lines()
             .find_map(|l| l.strip_prefix("Time: ").and_then(|t| t.strip_suffix(" ms")))
             .and_then(|t| t.parse::<u64>().ok())
-            && let Ok(mut v) = self.0.lock()
+            && let Ok(mut v) = self.batches.lock()
         {
             let empty = text.lines().count() <= 4;
-            v.push((time, now.saturating_sub(time), empty));
+            v.push((
+                self.phase.load(Ordering::Relaxed),
+                now.saturating_sub(time),
+                empty,
+            ));
         }
         Ok(buf.len())
     }
@@ -161,7 +174,9 @@ fn median_max(mut v: Vec<u64>) -> (u64, u64) {
 
 struct EndToEnd {
     words_per_second: f64,
-    loaded: (u64, u64, usize),
+    live_words_per_second: f64,
+    backlog: (u64, u64, usize),
+    live: (u64, u64, usize),
     idle: (u64, u64, usize),
 }
 
@@ -196,7 +211,7 @@ async fn end_to_end(bootstrap: &str, messages: &[String]) -> EndToEnd {
     let job = JobConfig {
         brokers: Brokers::Bootstrap(bootstrap.to_owned()),
         group: topic.clone(),
-        topics: vec![topic],
+        topics: vec![topic.clone()],
         consumers: 2,
         interval_ms: 100,
         window: None,
@@ -223,20 +238,54 @@ async fn end_to_end(bootstrap: &str, messages: &[String]) -> EndToEnd {
     while stats.words.load(Ordering::Relaxed) < words {
         assert!(
             Instant::now() < deadline,
-            "the job did not count every word"
+            "the job counted {} of {words} words ({} records read)",
+            stats.words.load(Ordering::Relaxed),
+            stats.records.load(Ordering::Relaxed)
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let elapsed = first.elapsed().as_secs_f64();
-    // Idle batches after the backlog: the delay with nothing to count.
+
+    // Live: a producer keeps sending (500 messages every 10 ms, as fast as it can) for 3 s.
+    delays.phase.store(LIVE, Ordering::Relaxed);
+    let live_start = Instant::now();
+    let mut sent = 0usize;
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    while live_start.elapsed() < Duration::from_secs(3) {
+        tick.tick().await;
+        for m in messages.iter().cycle().skip(sent).take(500) {
+            producer
+                .send(ProducerRecord::new(topic.clone(), m.clone()))
+                .await
+                .unwrap_or_else(|e| panic!("produce: {e}"));
+        }
+        producer
+            .flush()
+            .await
+            .unwrap_or_else(|e| panic!("produce: {e}"));
+        sent += 500;
+    }
+    let live_seconds = live_start.elapsed().as_secs_f64();
+    let total = words + (sent * WORDS_PER_MESSAGE) as u64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stats.words.load(Ordering::Relaxed) < total {
+        assert!(
+            Instant::now() < deadline,
+            "the job did not count the live words"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+
+    // Idle batches afterwards: the delay with nothing to count.
+    delays.phase.store(IDLE, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     cancel.cancel();
     let _ = running.await;
-    let recorded = delays.0.lock().map(|v| v.clone()).unwrap_or_default();
-    let pick = |empty: bool| {
+    let recorded = delays.batches.lock().map(|v| v.clone()).unwrap_or_default();
+    let pick = |phase: u8, empty: bool| {
         let v: Vec<u64> = recorded
             .iter()
-            .filter(|r| r.2 == empty)
+            .filter(|r| r.0 == phase && r.2 == empty)
             .map(|r| r.1)
             .collect();
         let n = v.len();
@@ -245,8 +294,10 @@ async fn end_to_end(bootstrap: &str, messages: &[String]) -> EndToEnd {
     };
     EndToEnd {
         words_per_second: words as f64 / elapsed,
-        loaded: pick(false),
-        idle: pick(true),
+        live_words_per_second: (sent * WORDS_PER_MESSAGE) as f64 / live_seconds,
+        backlog: pick(BACKLOG, false),
+        live: pick(LIVE, false),
+        idle: pick(IDLE, true),
     }
 }
 
@@ -301,16 +352,25 @@ fn main() {
         ],
         [
             format!(
-                "batch end -> printed, {} batches with words (median/max)",
-                e2e.loaded.2
+                "batch end -> printed, backlog: {} batches (median/max)",
+                e2e.backlog.2
             ),
-            format!("{} / {} ms", e2e.loaded.0, e2e.loaded.1),
+            format!("{} / {} ms", e2e.backlog.0, e2e.backlog.1),
             String::new(),
             "<= 100 ms".into(),
         ],
         [
             format!(
-                "batch end -> printed, {} empty batches (median/max)",
+                "batch end -> printed, live at {:.0} words/s: {} batches (median/max)",
+                e2e.live_words_per_second, e2e.live.2
+            ),
+            format!("{} / {} ms", e2e.live.0, e2e.live.1),
+            String::new(),
+            "<= 100 ms".into(),
+        ],
+        [
+            format!(
+                "batch end -> printed, idle: {} empty batches (median/max)",
                 e2e.idle.2
             ),
             format!("{} / {} ms", e2e.idle.0, e2e.idle.1),
