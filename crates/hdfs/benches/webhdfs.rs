@@ -334,10 +334,7 @@ async fn webhdfs_round_trip(url: &str, mb: u64, round: usize) -> anyhow::Result<
         .await?;
     let write = mb as f64 / start.elapsed().as_secs_f64();
     let start = Instant::now();
-    let mut stream = client
-        .open("/bench/file.bin", 0, None)
-        .await?
-        .bytes_stream();
+    let mut stream = client.open(&path, 0, None).await?.bytes_stream();
     let mut total = 0u64;
     while let Some(c) = stream.next().await {
         total += c?.len() as u64;
