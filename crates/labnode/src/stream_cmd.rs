@@ -43,7 +43,7 @@ pub(crate) struct WordcountArgs {
     /// `<zkQuorum> <group> <topics> <numThreads>` as in the TP (`localhost:2181 test Hello-Kafka
     /// 1`); with `--bootstrap-server`, `<group> <topics> <numThreads>`. Topics are
     /// comma-separated; numThreads consumers join the group.
-    #[arg(value_name = "ARGS", num_args = 3..=4, required = true)]
+    #[arg(value_names = ["zkQuorum", "group", "topics", "numThreads"], num_args = 3..=4, required = true)]
     args: Vec<String>,
     /// Kafka brokers to bootstrap from instead of reading them from ZooKeeper.
     #[arg(long, value_name = "HOST:PORT[,…]")]
