@@ -76,6 +76,18 @@ fn every_acknowledged_write_survives_kill_9() {
     });
     owner_rt.shutdown_background();
     let dir = server.kill9();
+    let snapshots = std::fs::read_dir(dir.path().join("zookeeper/lab-coordinator"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("snapshot.") && !name.ends_with(".tmp")
+        })
+        .count();
+    assert!(
+        snapshots > 0,
+        "snapCount=300: snapshots were taken during the storm"
+    );
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 1500, "the storm ran: {} writes", acked.len());
 
