@@ -1,7 +1,9 @@
 //! Shared helpers of the node-side integration tests: start a real `labnode` process, find free
 //! ports, locate the real clients (kcat, Python clients in the venv, zkCli.sh), and apply the rule
 //! that a test needing a missing client skips with a reason locally but fails under `CI=true`.
+// Test code: a failed setup step should fail the test loudly, so unwrap is the right tool here.
 #![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
