@@ -806,3 +806,32 @@ fn a_topic_missing_at_start_is_created_and_read() {
         batch.text
     );
 }
+
+#[test]
+fn in_a_lab_the_broker_registers_itself_and_the_job_finds_it() {
+    let Some(kcat) = support::kcat() else { return };
+    // The lab's order: the coordinator, then a broker with zookeeper.connect, then the job.
+    let (_coordinator, zk_port) = support::start_coordinator("");
+    let (_broker, port) = support::start_cluster_broker(0, zk_port, "num.partitions=2");
+    let bootstrap = format!("127.0.0.1:{port}");
+    kcat_produce(&kcat, &bootstrap, "Hello-Kafka", &["before the job"]);
+    let quorum = format!("127.0.0.1:{zk_port}");
+    let job = Process::start(&["spark-kafka-wordcount", &quorum, "test", "Hello-Kafka", "1"]);
+    wait_consuming(&job, 1);
+    assert!(
+        job.stderr()
+            .contains(&format!("brokers registered in ZooKeeper at {quorum}"))
+    );
+    kcat_produce(
+        &kcat,
+        &bootstrap,
+        "Hello-Kafka",
+        &["hello hello kafka and zookeeper!"],
+    );
+    let batches = wait_batches(&job, |b| b.iter().any(|x| !x.pairs.is_empty()));
+    let batch = batches.iter().find(|x| !x.pairs.is_empty()).unwrap();
+    assert_eq!(
+        batch.pairs,
+        [("hello", 2), ("kafka", 1), ("zookeeper!", 1), ("and", 1)].map(|(w, n)| (w.to_owned(), n))
+    );
+}

@@ -75,14 +75,34 @@ impl JobConfig {
     }
 }
 
-/// Resolves the bootstrap servers (reading ZooKeeper when given a quorum).
+/// How long the job waits for the quorum to answer and a broker to register.
+const DISCOVERY_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Resolves the bootstrap servers (reading ZooKeeper when given a quorum, until a broker has
+/// registered or [`DISCOVERY_PATIENCE`] has passed).
 pub async fn bootstrap_servers(brokers: &Brokers) -> Result<String, Error> {
     match brokers {
         Brokers::Bootstrap(list) => Ok(list.clone()),
         Brokers::ZooKeeper(quorum) => {
-            let list = brokers_from_zookeeper(quorum).await?;
-            tracing::info!("brokers registered in ZooKeeper at {quorum}: {list}");
-            Ok(list)
+            // In a lab that is starting, the quorum or the brokers may come up after the job.
+            let deadline = std::time::Instant::now() + DISCOVERY_PATIENCE;
+            let mut said = false;
+            loop {
+                match brokers_from_zookeeper(quorum).await {
+                    Ok(list) => {
+                        tracing::info!("brokers registered in ZooKeeper at {quorum}: {list}");
+                        return Ok(list);
+                    }
+                    Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+                    Err(e) => {
+                        if !said {
+                            tracing::info!("{e}; trying again for {DISCOVERY_PATIENCE:?}");
+                            said = true;
+                        }
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
         }
     }
 }
