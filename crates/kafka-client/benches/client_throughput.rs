@@ -95,7 +95,7 @@ async fn ours_produce(client: &Client, topic: &str) -> f64 {
         client.clone(),
         ProducerConfig {
             acks: Acks::Leader,
-            batch_size: 1 << 20,
+            batch_size: 64 << 10,
             ..ProducerConfig::default()
         },
     )
