@@ -1,6 +1,9 @@
 //! `labnode init` as a real process: start order, logs, restart with backoff, stopped on
 //! purpose stays stopped (SIGHUP starts it again), orphans reaped, reverse-order shutdown.
 
+// Test helpers may unwrap: a failed setup step should fail the test loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod support;
 
 use std::path::Path;
