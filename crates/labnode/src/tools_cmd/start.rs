@@ -68,7 +68,12 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<ExitCode> {
             s.log.display()
         );
         let mut child = spawn(s)?;
-        wait_until_ready(s, &mut child, wait).await?;
+        if let Err(e) = wait_until_ready(s, &mut child, wait).await {
+            // Leave nothing half-started behind: a later run starts afresh.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
         println!("{} started on {} (pid {}).", s.name, s.addr, child.id());
     }
     Ok(ExitCode::SUCCESS)
