@@ -123,4 +123,46 @@ fn the_python_simple_producer_and_consumer_work_as_in_the_tp() {
         "{table}"
     );
     assert_ne!(row[6], "-", "the live member owns the partition:\n{table}");
+
+    // --members and --state describe the live member and the group's state.
+    let describe = |flag: &str| {
+        let out = Command::new(support::labnode())
+            .args(["kafka-consumer-groups.sh", "--bootstrap-server", &bootstrap])
+            .args(["--describe", "--group", "test", flag])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let members = describe("--members");
+    let header: Vec<&str> = members
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS"],
+        "{members}"
+    );
+    let member: Vec<&str> = members
+        .lines()
+        .nth(2)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        (member.first(), member.last()),
+        (Some(&"test"), Some(&"1")),
+        "{members}"
+    );
+    let state = describe("--state");
+    let line: Vec<&str> = state
+        .lines()
+        .nth(2)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(line.first(), Some(&"test"), "{state}");
+    assert!(line.ends_with(&["range", "Stable", "1"]), "{state}");
 }
