@@ -21,6 +21,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use support::Process;
@@ -77,6 +78,28 @@ fn partition_states(bootstrap: &str) -> Option<BTreeMap<i32, (i32, Vec<i32>)>> {
             .map(|p| (p.id(), (p.leader(), p.isr().to_vec())))
             .collect(),
     )
+}
+
+/// Creates the topic, retried: right after the brokers register, Metadata may name no
+/// controller yet, and librdkafka's admin client then waits without asking again.
+async fn create_topic(servers: &str) {
+    for _ in 0..5 {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", servers)
+            .create()
+            .unwrap();
+        let r = admin
+            .create_topics(
+                &[NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(3))],
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(5))),
+            )
+            .await;
+        match r.as_deref() {
+            Ok([Ok(_)]) | Ok([Err((_, RDKafkaErrorCode::TopicAlreadyExists))]) => return,
+            other => eprintln!("creating {TOPIC}: {other:?}; again"),
+        }
+    }
+    panic!("cannot create {TOPIC}");
 }
 
 /// Waits until every broker of the cluster sees all three registered.
@@ -263,18 +286,7 @@ async fn failover_scenario(zk_port: u16, losses: usize) {
         .collect();
     let servers = bootstrap(&nodes);
     wait_brokers(&nodes);
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &servers)
-        .create()
-        .unwrap();
-    let created = admin
-        .create_topics(
-            &[NewTopic::new(TOPIC, PARTITIONS, TopicReplication::Fixed(3))],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
-        )
-        .await
-        .unwrap();
-    assert!(created.iter().all(Result::is_ok), "{created:?}");
+    create_topic(&servers).await;
     wait_full_isr(&servers, &nodes);
 
     let producer: FutureProducer = ClientConfig::new()

@@ -17,6 +17,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 const TOPIC: &str = "diverge";
@@ -119,26 +120,29 @@ async fn a_returning_leader_truncates_what_only_it_had() {
         assert!(start.elapsed() < Duration::from_secs(30), "three brokers");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set(
-            "bootstrap.servers",
-            format!("127.0.0.1:{}", port(0, &brokers)),
-        )
-        .create()
-        .unwrap();
+    // Retried: right after the brokers register, Metadata may name no controller yet, and
+    // librdkafka's admin client then waits without asking again.
     let assignment: &[&[i32]] = &[&[1, 2, 3]];
-    let r = admin
-        .create_topics(
-            &[NewTopic::new(
-                TOPIC,
-                1,
-                TopicReplication::Variable(assignment),
-            )],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
-        )
-        .await
-        .unwrap();
-    assert!(r.iter().all(Result::is_ok), "{r:?}");
+    let mut created = false;
+    for _ in 0..5 {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set(
+                "bootstrap.servers",
+                format!("127.0.0.1:{}", port(0, &brokers)),
+            )
+            .create()
+            .unwrap();
+        let new = NewTopic::new(TOPIC, 1, TopicReplication::Variable(assignment));
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(5)));
+        match admin.create_topics(&[new], &options).await.as_deref() {
+            Ok([Ok(_)]) | Ok([Err((_, RDKafkaErrorCode::TopicAlreadyExists))]) => {
+                created = true;
+                break;
+            }
+            other => eprintln!("creating {TOPIC}: {other:?}; again"),
+        }
+    }
+    assert!(created, "{TOPIC} created");
     let p1 = port(0, &brokers);
     wait_state(p1, "leader 1 with a full ISR", |l, isr| {
         l == 1 && isr.len() == 3
