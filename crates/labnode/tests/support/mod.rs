@@ -118,8 +118,7 @@ impl Process {
     pub fn kill9(mut self) -> tempdir::Dir {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let dir = std::mem::replace(&mut self.dir, tempdir::Dir::detached());
-        dir
+        std::mem::replace(&mut self.dir, tempdir::Dir::detached())
     }
 
     /// What the process wrote to stderr so far (for assertion messages).
