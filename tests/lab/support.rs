@@ -20,11 +20,15 @@ pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// Makes sure `labnode` sits beside `lab` (same profile), building it once if needed.
+/// The `labnode` these tests run: built beside `lab` (same profile), then copied aside so that
+/// a rebuild by someone else during the run (a shared target dir) cannot change the image
+/// digest between two `lab up` of one test.
+static LABNODE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Builds `labnode` once and snapshots it (see [`LABNODE`]); `lab()` passes it as LAB_LABNODE.
 pub fn ensure_labnode() {
     e2e_lock();
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
+    LABNODE.get_or_init(|| {
         let release = lab_bin().components().any(|c| c.as_os_str() == "release");
         let mut cmd = Command::new(env!("CARGO"));
         cmd.args(["build", "-p", "labnode"]).current_dir(root());
@@ -33,15 +37,19 @@ pub fn ensure_labnode() {
         }
         let status = cmd.status().expect("cargo runs");
         // A tree another crate is mid-edit in may not build: an existing binary still serves.
-        let exists = lab_bin().with_file_name("labnode").is_file();
-        assert!(status.success() || exists, "cargo build -p labnode failed");
+        let built = lab_bin().with_file_name("labnode");
+        assert!(
+            status.success() || built.is_file(),
+            "cargo build -p labnode failed"
+        );
         if !status.success() {
             eprintln!("WARNING: cargo build -p labnode failed; testing the existing binary");
         }
-        assert!(
-            lab_bin().with_file_name("labnode").is_file(),
-            "labnode is not beside lab"
-        );
+        let dir = lab_bin().with_file_name("lab-tests");
+        std::fs::create_dir_all(&dir).unwrap();
+        let snapshot = dir.join("labnode");
+        std::fs::copy(&built, &snapshot).unwrap();
+        snapshot
     });
 }
 
@@ -78,6 +86,9 @@ pub fn docker_available() -> bool {
 pub fn lab(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(lab_bin());
     cmd.args(args).current_dir(root());
+    if let Some(labnode) = LABNODE.get() {
+        cmd.env("LAB_LABNODE", labnode);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
