@@ -166,7 +166,16 @@ fn apply(cluster: &Arc<Cluster>, broker: &Arc<Broker>, view: &View) {
 fn local_topic(broker: &Broker, name: &str, view: &TopicView) -> Option<Arc<Topic>> {
     let cluster = broker.cluster.as_ref()?;
     if let Some(t) = broker.topics.get(name) {
-        if t.id == view.id && t.partitions.len() == view.replicas.len() {
+        if t.id == view.id {
+            // A partition count that differs is never fixed by deleting data: the partitions
+            // both sides know are served, the others wait (partitions are not added here).
+            if t.partitions.len() != view.replicas.len() {
+                tracing::warn!(
+                    "topic {name}: {} partitions here, {} in ZooKeeper",
+                    t.partitions.len(),
+                    view.replicas.len()
+                );
+            }
             cluster.remember_topic(name);
             return Some(t);
         }
