@@ -16,9 +16,9 @@ use bollard::models::{
     PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    BuildImageOptions, CreateContainerOptions, ListContainersOptions, ListNetworksOptions,
-    ListVolumesOptions, LogsOptions, RemoveContainerOptions, RemoveVolumeOptions,
-    StopContainerOptions, UploadToContainerOptions,
+    BuildImageOptions, CreateContainerOptions, ListContainersOptions, ListImagesOptions,
+    ListNetworksOptions, ListVolumesOptions, LogsOptions, RemoveContainerOptions,
+    RemoveImageOptions, RemoveVolumeOptions, StopContainerOptions, UploadToContainerOptions,
 };
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
@@ -106,6 +106,7 @@ impl DockerRuntime {
                 );
             }
         }
+        self.prune_images(&context.tag).await;
         if self.docker.inspect_image(&context.tag).await.is_err() {
             bail!(
                 "image build finished but {} does not exist:\n{}",
@@ -114,6 +115,36 @@ impl DockerRuntime {
             );
         }
         Ok((context.tag, true))
+    }
+
+    /// Removes the node images older builds left (each labnode build makes a new one); the
+    /// engine refuses to remove those still used by a container, which are kept.
+    async fn prune_images(&self, keep: &str) {
+        let repository = format!("{}:", keep.split(':').next().unwrap_or(keep));
+        let filters = HashMap::from([("label".to_owned(), vec!["lab.image=node".to_owned()])]);
+        let options = ListImagesOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let Ok(images) = self.docker.list_images(Some(options)).await else {
+            return;
+        };
+        for image in images {
+            let tags: Vec<&String> = image
+                .repo_tags
+                .iter()
+                .filter(|t| *t != "<none>:<none>")
+                .collect();
+            let old_build = tags
+                .iter()
+                .all(|t| t.starts_with(&repository) && *t != keep);
+            if old_build {
+                let _ = self
+                    .docker
+                    .remove_image(&image.id, None::<RemoveImageOptions>, None)
+                    .await;
+            }
+        }
     }
 
     async fn ensure_network(&self, plan: &Plan) -> anyhow::Result<()> {
