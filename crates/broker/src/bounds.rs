@@ -250,6 +250,16 @@ const OFFSET_FOR_LEADER_EPOCH: &[Field] = &[
     ])),
 ];
 
+const CREATE_PARTITIONS: &[Field] = &[
+    all(Structs(&[
+        all(Str),                   // name
+        all(I32),                   // count
+        all(Structs(&[all(Ints)])), // assignments (nullable)
+    ])),
+    all(I32),  // timeout_ms
+    all(Bool), // validate_only
+];
+
 /// The body description of a served API.
 fn body(api: ApiKey) -> Option<&'static [Field]> {
     Some(match api {
@@ -272,6 +282,7 @@ fn body(api: ApiKey) -> Option<&'static [Field]> {
         ApiKey::InitProducerId => INIT_PRODUCER_ID,
         ApiKey::DescribeConfigs => DESCRIBE_CONFIGS,
         ApiKey::OffsetForLeaderEpoch => OFFSET_FOR_LEADER_EPOCH,
+        ApiKey::CreatePartitions => CREATE_PARTITIONS,
         _ => return None,
     })
 }
@@ -517,6 +528,13 @@ mod tests {
             vec![offset_for_leader_epoch_request::OffsetForLeaderPartition::default(); 2];
         let mut leader_epoch = OffsetForLeaderEpochRequest::default();
         leader_epoch.topics = vec![epoch_topic];
+        let mut grow = create_partitions_request::CreatePartitionsTopic::default();
+        grow.name = TopicName(name("t"));
+        let mut grow_assignment = create_partitions_request::CreatePartitionsAssignment::default();
+        grow_assignment.broker_ids = vec![BrokerId(0), BrokerId(1)];
+        grow.assignments = Some(vec![grow_assignment]);
+        let mut create_partitions = CreatePartitionsRequest::default();
+        create_partitions.topics = vec![grow.clone(), grow];
         for route in ROUTES {
             let codec_min = route.key.valid_versions().min;
             for v in route.min.max(codec_min)..=route.max {
@@ -551,6 +569,9 @@ mod tests {
                     ApiKey::DescribeConfigs => RequestKind::DescribeConfigs(configs.clone()),
                     ApiKey::OffsetForLeaderEpoch => {
                         RequestKind::OffsetForLeaderEpoch(leader_epoch.clone())
+                    }
+                    ApiKey::CreatePartitions => {
+                        RequestKind::CreatePartitions(create_partitions.clone())
                     }
                     other => panic!("no sample request for {other:?}"),
                 };

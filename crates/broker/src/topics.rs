@@ -38,6 +38,12 @@ pub(crate) enum TopicError {
     DeletionDisabled,
     #[error("storage error: {0}")]
     Storage(String),
+    #[error("{}", if current == total {
+        format!("Topic already has {current} partitions.")
+    } else {
+        format!("Topic currently has {current} partitions, which is higher than the requested {total}.")
+    })]
+    CannotShrink { current: i32, total: i32 },
 }
 
 impl TopicError {
@@ -47,7 +53,9 @@ impl TopicError {
             TopicError::Unknown => ResponseError::UnknownTopicOrPartition,
             TopicError::AlreadyExists => ResponseError::TopicAlreadyExists,
             TopicError::InvalidName(_) => ResponseError::InvalidTopicException,
-            TopicError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+            TopicError::InvalidPartitions(_) | TopicError::CannotShrink { .. } => {
+                ResponseError::InvalidPartitions
+            }
             TopicError::InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
             TopicError::InvalidConfig(_) => ResponseError::InvalidConfig,
             TopicError::DeletionDisabled => ResponseError::TopicDeletionDisabled,
@@ -414,14 +422,7 @@ impl Topics {
         }
         let mut dirs = Vec::new();
         for p in 0..new.partitions {
-            let n = self.config.log_dirs.len().max(1);
-            let base = self
-                .config
-                .log_dirs
-                .get(usize::try_from(p).unwrap_or(0) % n)
-                .cloned()
-                .unwrap_or_else(|| PathBuf::from("/tmp/kafka-logs"));
-            let dir = base.join(format!("{}-{p}", new.name));
+            let dir = self.partition_dir(&new.name, p);
             std::fs::create_dir_all(&dir)
                 .and_then(|()| write_metadata(&dir, id, &new.configs))
                 .map_err(|e| TopicError::Storage(format!("{}: {e}", dir.display())))?;
@@ -435,6 +436,62 @@ impl Topics {
             new.partitions
         );
         Ok(topic)
+    }
+
+    /// Checks that `name` exists here and has fewer than `total` partitions (Kafka's
+    /// INVALID_PARTITIONS otherwise: a topic never shrinks).
+    pub(crate) fn validate_partitions(&self, name: &str, total: i32) -> Result<(), TopicError> {
+        let topic = self.get(name).ok_or(TopicError::Unknown)?;
+        let current = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
+        if total <= current {
+            return Err(TopicError::CannotShrink { current, total });
+        }
+        Ok(())
+    }
+
+    /// Grows topic `name` to `total` partitions: the new partitions get their directories and
+    /// empty logs; the existing ones are kept as they are (shared with the old handle).
+    pub(crate) fn add_partitions(&self, name: &str, total: i32) -> Result<Arc<Topic>, TopicError> {
+        let mut by_name = self.write();
+        let old = by_name.get(name).cloned().ok_or(TopicError::Unknown)?;
+        let current = i32::try_from(old.partitions.len()).unwrap_or(i32::MAX);
+        if total <= current {
+            return Err(TopicError::CannotShrink { current, total });
+        }
+        let dirs: Vec<PathBuf> = (current..total)
+            .map(|p| self.partition_dir(name, p))
+            .collect();
+        for dir in &dirs {
+            std::fs::create_dir_all(dir)
+                .and_then(|()| write_metadata(dir, old.id, &old.configs))
+                .map_err(|e| TopicError::Storage(format!("{}: {e}", dir.display())))?;
+        }
+        let mut partitions = old.partitions.clone();
+        partitions.extend(self.open_partitions(&old.configs, current, &dirs)?);
+        let mut all_dirs = old.dirs.clone();
+        all_dirs.extend(dirs);
+        let topic = Arc::new(Topic {
+            name: name.to_string(),
+            id: old.id,
+            partitions,
+            configs: old.configs.clone(),
+            dirs: all_dirs,
+        });
+        by_name.insert(name.to_string(), Arc::clone(&topic));
+        tracing::info!("topic {name}: {current} -> {total} partitions");
+        Ok(topic)
+    }
+
+    /// Where partition `p` of `topic` lives: the log dirs take partitions in turn.
+    fn partition_dir(&self, topic: &str, p: i32) -> PathBuf {
+        let n = self.config.log_dirs.len().max(1);
+        let base = self
+            .config
+            .log_dirs
+            .get(usize::try_from(p).unwrap_or(0) % n)
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("/tmp/kafka-logs"));
+        base.join(format!("{topic}-{p}"))
     }
 
     /// Deletes a topic and its data.
@@ -505,9 +562,26 @@ impl Topics {
         configs: BTreeMap<String, String>,
         dirs: Vec<PathBuf>,
     ) -> Result<Topic, TopicError> {
-        let log_config = self.log_config(&configs)?;
+        let partitions = self.open_partitions(&configs, 0, &dirs)?;
+        Ok(Topic {
+            name: name.to_string(),
+            id,
+            partitions,
+            configs,
+            dirs,
+        })
+    }
+
+    /// Opens (recovers) the logs in `dirs` as partitions `first`, `first + 1`, ….
+    fn open_partitions(
+        &self,
+        configs: &BTreeMap<String, String>,
+        first: i32,
+        dirs: &[PathBuf],
+    ) -> Result<Vec<Arc<Partition>>, TopicError> {
+        let log_config = self.log_config(configs)?;
         let mut partitions = Vec::new();
-        for (index, dir) in dirs.iter().enumerate() {
+        for (index, dir) in (first..).zip(dirs) {
             let mut log = PartitionLog::open(dir, log_config.clone())
                 .map_err(|e| TopicError::Storage(e.to_string()))?;
             // Standalone, every record in the log is committed (this broker is the whole ISR).
@@ -517,7 +591,7 @@ impl Topics {
             }
             let producers = rebuild_producers(&log);
             partitions.push(Arc::new(Partition {
-                index: i32::try_from(index).unwrap_or(i32::MAX),
+                index,
                 replicated,
                 state: Mutex::new(PartitionState {
                     leader_epoch: log.latest_epoch().unwrap_or(0),
@@ -526,13 +600,7 @@ impl Topics {
                 }),
             }));
         }
-        Ok(Topic {
-            name: name.to_string(),
-            id,
-            partitions,
-            configs,
-            dirs,
-        })
+        Ok(partitions)
     }
 
     /// The highest producer id found in any partition (to allocate above it).

@@ -267,6 +267,11 @@ fn kafka_python_admin_idempotent_producer_and_group_consumer() {
 }
 
 #[test]
+fn kafka_python_create_partitions_grows_a_topic() {
+    python_client("broker_kafka_python_partitions.py");
+}
+
+#[test]
 fn confluent_kafka_producer_and_group_consumer() {
     python_client("broker_confluent.py");
 }

@@ -403,10 +403,8 @@ fn the_tp3_sequence_with_bootstrap_server() {
     drop(broker);
 }
 
-/// `--alter --partitions` needs the broker's CreatePartitions, which it does not serve yet
-/// (issue 3 does not list it); run with `--ignored` once it does.
+/// `--alter --partitions` grows a topic (the broker's CreatePartitions).
 #[test]
-#[ignore = "the broker does not serve CreatePartitions yet"]
 fn alter_partitions() {
     let (_broker, port) = support::start_broker("");
     let b = format!("127.0.0.1:{port}");
@@ -456,6 +454,27 @@ fn alter_partitions() {
         "{described}"
     );
     assert_eq!(described.lines().count(), 4, "{described}");
+    // A topic never shrinks, nor stays the same size: Kafka's INVALID_PARTITIONS message.
+    let shrink = tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--alter",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Hello-Kafka",
+            "--partitions",
+            "2",
+        ],
+        "",
+    );
+    assert!(!shrink.status.success());
+    let said = format!("{}{}", text(&shrink.stdout), text(&shrink.stderr));
+    assert!(
+        said.contains("Topic currently has 3 partitions, which is higher than the requested 2."),
+        "{said}"
+    );
 }
 
 /// `--delete`: silent with --bootstrap-server, ZooKeeper-era messages with --zookeeper (here

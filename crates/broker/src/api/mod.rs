@@ -14,6 +14,7 @@ use kafka_protocol::messages::{ApiKey, RequestKind, ResponseKind};
 use crate::session::Session;
 
 mod api_versions;
+mod create_partitions;
 mod create_topics;
 mod delete_topics;
 mod describe_configs;
@@ -110,6 +111,7 @@ pub(crate) static ROUTES: &[Route] = &[
     route!(InitProducerId, 0, 5, init_producer_id),
     route!(DescribeConfigs, 1, 4, describe_configs),
     route!(OffsetForLeaderEpoch, 0, 4, offset_for_leader_epoch),
+    route!(CreatePartitions, 0, 3, create_partitions),
 ];
 
 /// The route serving `key`, if any.

@@ -28,6 +28,44 @@ pub(crate) fn assign(
     start: usize,
     shift: usize,
 ) -> Result<Vec<Vec<i32>>, AssignmentError> {
+    assign_range(brokers, 0, partitions, factor, start, shift)
+}
+
+/// The replicas of partitions `existing.len()..total` of a topic, continuing its pattern as
+/// Kafka's `addPartitions` does: the factor of partition 0, and the start (and shift) at the
+/// first live broker whose id is at least partition 0's leader.
+pub(crate) fn extend(
+    brokers: &[i32],
+    existing: &[Vec<i32>],
+    total: i32,
+) -> Result<Vec<Vec<i32>>, AssignmentError> {
+    let first = existing.first().map(Vec::as_slice).unwrap_or_default();
+    let factor = i16::try_from(first.len()).map_err(|_| AssignmentError::InvalidFactor)?;
+    let leader = first.first().copied().unwrap_or(i32::MIN);
+    let mut sorted = brokers.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let start = sorted.iter().position(|b| *b >= leader).unwrap_or(0);
+    let current = i32::try_from(existing.len()).unwrap_or(i32::MAX);
+    assign_range(
+        brokers,
+        current,
+        total.saturating_sub(current),
+        factor,
+        start,
+        start,
+    )
+}
+
+/// Partitions `first..first + count` of the round-robin from `start` with `shift`.
+fn assign_range(
+    brokers: &[i32],
+    first_partition: i32,
+    count: i32,
+    factor: i16,
+    start: usize,
+    shift: usize,
+) -> Result<Vec<Vec<i32>>, AssignmentError> {
     if factor <= 0 {
         return Err(AssignmentError::InvalidFactor);
     }
@@ -42,7 +80,9 @@ pub(crate) fn assign(
     let start = start % n;
     let mut shift = shift % n;
     let mut out = Vec::new();
-    for p in 0..usize::try_from(partitions).unwrap_or(0) {
+    let first_partition = usize::try_from(first_partition).unwrap_or(0);
+    let end = first_partition.saturating_add(usize::try_from(count).unwrap_or(0));
+    for p in first_partition..end {
         if p > 0 && p % n == 0 {
             shift += 1;
         }
@@ -87,6 +127,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn added_partitions_continue_kafkas_pattern() {
+        // Kafka's addPartitions over brokers 0..5 for a topic created with start 0, shift 0:
+        // the same replicas as if the topic had been created with all partitions at once.
+        let all = assign(&[0, 1, 2, 3, 4], 10, 3, 0, 0).unwrap();
+        let more = extend(&[0, 1, 2, 3, 4], &all[..4], 10).unwrap();
+        assert_eq!(more, all[4..].to_vec());
+        // A topic led from broker 2: the new partitions go on from its pattern.
+        let existing = assign(&[1, 2, 3], 2, 2, 1, 1).unwrap();
+        assert_eq!(existing[0][0], 2);
+        let more = extend(&[1, 2, 3], &existing, 5).unwrap();
+        assert_eq!(more.len(), 3);
+        assert_eq!(
+            more.iter().map(|r| r[0]).collect::<Vec<_>>(),
+            vec![1, 2, 3],
+            "{more:?}"
+        );
+        assert!(more.iter().all(|r| r.len() == 2 && r[0] != r[1]));
     }
 
     #[test]

@@ -8,14 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::ResponseError;
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_protocol::messages::{
-    BrokerId, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse,
-    MetadataRequest, MetadataResponse, TopicName,
+    BrokerId, CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest,
+    CreateTopicsResponse, DeleteTopicsRequest, DeleteTopicsResponse, MetadataRequest,
+    MetadataResponse, TopicName,
 };
 use tokio::time::Instant;
 use zookeeper_client as zk;
@@ -489,6 +492,127 @@ pub(crate) async fn create_topics(
         }
     }
     response
+}
+
+/// CreatePartitions in cluster mode: each topic's assignment in `/brokers/topics/T` is extended
+/// as Kafka's `addPartitions` does ([`assignment::extend`], written only if nobody changed the
+/// znode meanwhile); the controller elects the new partitions' leaders and every broker creates
+/// its replicas on its next round, which this waits for (bounded by the request's timeout).
+pub(crate) async fn create_partitions(
+    cluster: &Cluster,
+    request: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let timeout = Duration::from_millis(request.timeout_ms.clamp(0, 30_000).unsigned_abs().into());
+    let mut response = CreatePartitionsResponse::default();
+    let mut grown = Vec::new();
+    for t in request.topics {
+        let outcome = grow_topic(cluster, &t, request.validate_only).await;
+        let mut result = CreatePartitionsTopicResult::default();
+        match outcome {
+            Ok(()) => grown.push((t.name.to_string(), t.count)),
+            Err((code, message)) => {
+                result.error_code = code;
+                result.error_message = Some(text(&message));
+            }
+        }
+        result.name = t.name;
+        response.results.push(result);
+    }
+    if !grown.is_empty() {
+        wait_until(cluster, timeout, |v| {
+            grown.iter().all(|(n, count)| {
+                v.topics
+                    .get(n)
+                    .is_some_and(|t| (0..*count).all(|p| t.state(p).is_some_and(|s| s.leader >= 0)))
+            })
+        })
+        .await;
+        tokio::time::sleep(super::SYNC_INTERVAL * 2).await;
+    }
+    response
+}
+
+/// Checks one topic of a CreatePartitions request and, unless `validate_only`, writes its
+/// extended assignment. Errors are the protocol code and Kafka's message.
+async fn grow_topic(
+    cluster: &Cluster,
+    t: &CreatePartitionsTopic,
+    validate_only: bool,
+) -> Result<(), (i16, String)> {
+    let name = t.name.as_str();
+    let view = cluster.view();
+    let topic = view.topics.get(name).ok_or_else(|| {
+        let e = TopicError::Unknown;
+        (e.code(), e.to_string())
+    })?;
+    let current = i32::try_from(topic.replicas.len()).unwrap_or(i32::MAX);
+    if t.count <= current {
+        let e = TopicError::CannotShrink {
+            current,
+            total: t.count,
+        };
+        return Err((e.code(), e.to_string()));
+    }
+    let live: Vec<i32> = view.brokers.keys().copied().collect();
+    let added = match &t.assignments {
+        Some(explicit) => explicit
+            .iter()
+            .map(|a| a.broker_ids.iter().map(|b| b.0).collect::<Vec<i32>>())
+            .collect(),
+        None => assignment::extend(&live, &topic.replicas, t.count).map_err(|e| {
+            let e = CreateError::from(e);
+            (e.code(), e.to_string())
+        })?,
+    };
+    let factor = topic.replicas.first().map_or(0, Vec::len);
+    let wanted = usize::try_from(t.count - current).unwrap_or(0);
+    if added.len() != wanted
+        || added.iter().any(|r| {
+            let mut d = r.clone();
+            d.sort_unstable();
+            d.dedup();
+            d.len() != factor || r.len() != factor || r.iter().any(|b| !live.contains(b))
+        })
+    {
+        let e = CreateError::InvalidAssignment(format!(
+            "{wanted} new partitions of {factor} distinct live brokers of {live:?} expected, got {added:?}"
+        ));
+        return Err((e.code(), e.to_string()));
+    }
+    if validate_only {
+        return Ok(());
+    }
+    let mut replicas = topic.replicas.clone();
+    replicas.extend(added);
+    let client = cluster.zk().ok_or_else(|| {
+        (
+            ResponseError::UnknownServerError.code(),
+            "ZooKeeper: not connected".to_string(),
+        )
+    })?;
+    let z = TopicZnode::new(&replicas, topic.id);
+    let data = serde_json::to_vec(&z).unwrap_or_default();
+    match client
+        .set_data(&znodes::topic_path(name), &data, Some(topic.version))
+        .await
+    {
+        Ok(_) => {
+            tracing::info!("topic {name} grown to {} partitions: {replicas:?}", t.count);
+            Ok(())
+        }
+        Err(zk::Error::BadVersion) => Err((
+            ResponseError::UnknownServerError.code(),
+            format!("topic {name} changed meanwhile; try again"),
+        )),
+        Err(zk::Error::NoNode) => {
+            let e = TopicError::Unknown;
+            Err((e.code(), e.to_string()))
+        }
+        Err(e) => Err((
+            ResponseError::UnknownServerError.code(),
+            format!("ZooKeeper: {e}"),
+        )),
+    }
 }
 
 /// DeleteTopics in cluster mode: a request under `/admin/delete_topics` for the controller,
