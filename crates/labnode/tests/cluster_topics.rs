@@ -286,3 +286,60 @@ print('takeover ok', c)
         }
     }
 }
+
+/// CreatePartitions in a cluster: kafka-python grows a 2-replica topic from 1 to 3 partitions;
+/// the assignment in ZooKeeper keeps the topic id and continues Kafka's round-robin, the
+/// controller elects the new partitions' leaders, and the new partitions take acks=all records.
+#[test]
+fn create_partitions_extends_the_assignment_in_zookeeper() {
+    if support::python().is_none() {
+        return;
+    }
+    let (_coordinator, zk) = support::start_coordinator("");
+    let brokers: Vec<(Process, u16)> = (1..=2)
+        .map(|id| support::start_cluster_broker(id, zk, EXTRA))
+        .collect();
+    let two = format!("127.0.0.1:{},127.0.0.1:{}", brokers[0].1, brokers[1].1);
+    let out = python(
+        zk,
+        &two,
+        r#"
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient, NewPartitions, NewTopic
+from kafka.errors import InvalidPartitionsError
+until(lambda: len(zk.get_children('/brokers/ids')) == 2, 'two registrations')
+admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+until(lambda: len(admin.describe_cluster()['brokers']) == 2, 'metadata with both brokers')
+admin.create_topics([NewTopic('grow', 1, 2)])
+before = json.loads(zk.get('/brokers/topics/grow')[0])
+admin.create_partitions({'grow': NewPartitions(3)})
+after = json.loads(zk.get('/brokers/topics/grow')[0])
+assert after['topic_id'] == before['topic_id'], (before, after)
+assert after['partitions']['0'] == before['partitions']['0'], (before, after)
+assert sorted(after['partitions']) == ['0', '1', '2'], after
+leaders = [after['partitions'][p][0] for p in ('0', '1', '2')]
+assert leaders[1] != leaders[0] and leaders[2] == leaders[0], after
+for p in ('1', '2'):
+    assert sorted(after['partitions'][p]) == [1, 2], after
+try:
+    admin.create_partitions({'grow': NewPartitions(2)})
+    raise SystemExit('shrinking was accepted')
+except InvalidPartitionsError:
+    pass
+until(lambda: all(zk.exists('/brokers/topics/grow/partitions/%d/state' % p) for p in (1, 2)), 'new partition states')
+producer = KafkaProducer(bootstrap_servers=BOOTSTRAP, acks='all')
+for p in (0, 1, 2):
+    producer.send('grow', value=b'p%d' % p, partition=p).get(timeout=30)
+producer.close()
+consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP, consumer_timeout_ms=8000)
+tps = [TopicPartition('grow', p) for p in (0, 1, 2)]
+consumer.assign(tps)
+consumer.seek_to_beginning(*tps)
+got = sorted((m.partition, m.value) for m in consumer)
+assert got == [(0, b'p0'), (1, b'p1'), (2, b'p2')], got
+print('grown', after['partitions'])
+"#,
+    )
+    .unwrap();
+    assert!(out.contains("grown"), "{out}\n{}", logs(&brokers));
+}

@@ -167,8 +167,21 @@ fn local_topic(broker: &Broker, name: &str, view: &TopicView) -> Option<Arc<Topi
     let cluster = broker.cluster.as_ref()?;
     if let Some(t) = broker.topics.get(name) {
         if t.id == view.id {
-            // A partition count that differs is never fixed by deleting data: the partitions
-            // both sides know are served, the others wait (partitions are not added here).
+            // A partition count that differs is never fixed by deleting data: partitions
+            // added in ZooKeeper (CreatePartitions) get their local logs; otherwise the
+            // partitions both sides know are served, the others wait.
+            let t = if t.partitions.len() < view.replicas.len() {
+                let total = i32::try_from(view.replicas.len()).unwrap_or(i32::MAX);
+                match broker.topics.add_partitions(name, total) {
+                    Ok(grown) => grown,
+                    Err(e) => {
+                        tracing::warn!("topic {name}: cannot add partitions up to {total}: {e}");
+                        t
+                    }
+                }
+            } else {
+                t
+            };
             if t.partitions.len() != view.replicas.len() {
                 tracing::warn!(
                     "topic {name}: {} partitions here, {} in ZooKeeper",
