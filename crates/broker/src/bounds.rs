@@ -1,4 +1,5 @@
-//! Checks a request body's array counts before the codec sees it.
+//! Checks a request body's array counts before the codec sees it, with the walker the client
+//! uses for responses (`kafka_client::bounds`); the descriptions of the served requests live here.
 //!
 //! The `kafka-protocol` decoder reserves `count × element size` for an array as soon as it
 //! reads the count, before reading any element. A 20-byte frame announcing two billion topics
@@ -9,61 +10,9 @@
 //! from Kafka's message specs), refuses such a frame first. Strings, byte fields and tagged
 //! fields are only skipped (the codec bounds them itself).
 
+use kafka_client::bounds::Kind::*;
+use kafka_client::bounds::{Field, all, between, from, until, walk};
 use kafka_protocol::messages::ApiKey;
-
-/// What one field is on the wire.
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    I8,
-    I16,
-    I32,
-    I64,
-    Bool,
-    Uuid,
-    /// A (nullable) string.
-    Str,
-    /// (Nullable) bytes, record batches included.
-    Bytes,
-    /// An array of int32.
-    Ints,
-    /// An array of strings.
-    Strs,
-    /// An array of structs.
-    Structs(&'static [Field]),
-}
-
-/// A field and the versions it is present in.
-#[derive(Debug, Clone, Copy)]
-struct Field {
-    kind: Kind,
-    min: i16,
-    max: i16,
-}
-
-/// Present in every version.
-const fn all(kind: Kind) -> Field {
-    Field {
-        kind,
-        min: 0,
-        max: i16::MAX,
-    }
-}
-
-/// Present from version `min` on.
-const fn from(min: i16, kind: Kind) -> Field {
-    Field {
-        kind,
-        min,
-        max: i16::MAX,
-    }
-}
-
-/// Present up to version `max`.
-const fn until(max: i16, kind: Kind) -> Field {
-    Field { kind, min: 0, max }
-}
-
-use Kind::*;
 
 const PRODUCE: &[Field] = &[
     all(Str), // transactional_id
@@ -117,38 +66,26 @@ const LIST_OFFSETS: &[Field] = &[
 
 const METADATA: &[Field] = &[
     all(Structs(&[from(10, Uuid), all(Str)])),
-    from(4, Bool), // allow_auto_topic_creation
-    Field {
-        kind: Bool,
-        min: 8,
-        max: 10,
-    }, // include_cluster_authorized_operations
-    from(8, Bool), // include_topic_authorized_operations
+    from(4, Bool),        // allow_auto_topic_creation
+    between(8, 10, Bool), // include_cluster_authorized_operations
+    from(8, Bool),        // include_topic_authorized_operations
 ];
 
 const OFFSET_COMMIT: &[Field] = &[
-    all(Str),     // group_id
-    from(1, I32), // generation_id_or_member_epoch
-    from(1, Str), // member_id
-    from(7, Str), // group_instance_id
-    Field {
-        kind: I64,
-        min: 2,
-        max: 4,
-    }, // retention_time_ms
+    all(Str),           // group_id
+    from(1, I32),       // generation_id_or_member_epoch
+    from(1, Str),       // member_id
+    from(7, Str),       // group_instance_id
+    between(2, 4, I64), // retention_time_ms
     all(Structs(&[
         until(9, Str),
         from(10, Uuid),
         all(Structs(&[
-            all(I32),     // partition_index
-            all(I64),     // committed_offset
-            from(6, I32), // committed_leader_epoch
-            Field {
-                kind: I64,
-                min: 1,
-                max: 1,
-            }, // commit_timestamp
-            all(Str),     // committed_metadata
+            all(I32),           // partition_index
+            all(I64),           // committed_offset
+            from(6, I32),       // committed_leader_epoch
+            between(1, 1, I64), // commit_timestamp
+            all(Str),           // committed_metadata
         ])),
     ])),
 ];
@@ -291,150 +228,12 @@ fn body(api: ApiKey) -> Option<&'static [Field]> {
 /// ends before its fields do. APIs without a description are refused (none is routed).
 pub(crate) fn check(api: ApiKey, version: i16, body_bytes: &[u8]) -> Result<(), String> {
     let fields = body(api).ok_or_else(|| format!("{api:?} has no body description"))?;
-    let mut w = Walker {
-        buf: body_bytes,
-        pos: 0,
-        version,
-        flexible: api.request_header_version(version) >= 2,
-    };
-    w.structure(fields)
+    walk(fields, version, flexible(api, version), body_bytes).map(|_| ())
 }
 
-struct Walker<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    version: i16,
-    flexible: bool,
-}
-
-impl Walker<'_> {
-    fn left(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    fn skip(&mut self, n: usize) -> Result<(), String> {
-        if n > self.left() {
-            return Err(format!(
-                "a field of {n} bytes at byte {} runs past the end ({} left)",
-                self.pos,
-                self.left()
-            ));
-        }
-        self.pos += n;
-        Ok(())
-    }
-
-    fn int(&mut self, n: usize) -> Result<i64, String> {
-        let bytes = self
-            .buf
-            .get(self.pos..self.pos.saturating_add(n))
-            .ok_or_else(|| format!("the body ends inside a field at byte {}", self.pos))?;
-        self.pos += n;
-        Ok(bytes
-            .iter()
-            .fold(0i64, |acc, b| (acc << 8) | i64::from(*b))
-            .wrapping_shl(64 - 8 * n as u32)
-            .wrapping_shr(64 - 8 * n as u32))
-    }
-
-    fn uvarint(&mut self) -> Result<u64, String> {
-        let mut value = 0u64;
-        for i in 0..5 {
-            let b = *self
-                .buf
-                .get(self.pos)
-                .ok_or_else(|| format!("the body ends inside a varint at byte {}", self.pos))?;
-            self.pos += 1;
-            value |= u64::from(b & 0x7f) << (7 * i);
-            if b & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(format!("a varint longer than 5 bytes at byte {}", self.pos))
-    }
-
-    /// A length or count: int16/int32 in classic versions, unsigned varint + 1 in flexible
-    /// ones; null (-1 / 0) counts as zero.
-    fn length(&mut self, classic_width: usize) -> Result<usize, String> {
-        if self.flexible {
-            Ok(usize::try_from(self.uvarint()?.saturating_sub(1)).unwrap_or(usize::MAX))
-        } else {
-            let n = self.int(classic_width)?;
-            Ok(if n < 0 {
-                0
-            } else {
-                usize::try_from(n).unwrap_or(usize::MAX)
-            })
-        }
-    }
-
-    fn count(&mut self) -> Result<usize, String> {
-        let at = self.pos;
-        let n = self.length(4)?;
-        if n > self.left() {
-            return Err(format!(
-                "an array at byte {at} announces {n} elements with {} bytes left",
-                self.left()
-            ));
-        }
-        Ok(n)
-    }
-
-    fn structure(&mut self, fields: &[Field]) -> Result<(), String> {
-        for f in fields {
-            if (f.min..=f.max).contains(&self.version) {
-                self.field(f.kind)?;
-            }
-        }
-        if self.flexible {
-            self.tagged_fields()?;
-        }
-        Ok(())
-    }
-
-    fn tagged_fields(&mut self) -> Result<(), String> {
-        let n = self.uvarint()?;
-        for _ in 0..n {
-            self.uvarint()?;
-            let size = usize::try_from(self.uvarint()?).unwrap_or(usize::MAX);
-            self.skip(size)?;
-        }
-        Ok(())
-    }
-
-    fn field(&mut self, kind: Kind) -> Result<(), String> {
-        match kind {
-            I8 | Bool => self.skip(1),
-            I16 => self.skip(2),
-            I32 => self.skip(4),
-            I64 => self.skip(8),
-            Uuid => self.skip(16),
-            Str => {
-                let n = self.length(2)?;
-                self.skip(n)
-            }
-            Bytes => {
-                let n = self.length(4)?;
-                self.skip(n)
-            }
-            Ints => {
-                let n = self.count()?;
-                self.skip(n.saturating_mul(4))
-            }
-            Strs => {
-                for _ in 0..self.count()? {
-                    self.field(Str)?;
-                }
-                Ok(())
-            }
-            Structs(fields) => {
-                for _ in 0..self.count()? {
-                    self.structure(fields)?;
-                }
-                Ok(())
-            }
-        }
-    }
+/// Compact lengths and tagged fields: the versions whose request header is v2.
+fn flexible(api: ApiKey, version: i16) -> bool {
+    api.request_header_version(version) >= 2
 }
 
 #[cfg(test)]
@@ -579,15 +378,9 @@ mod tests {
                 request
                     .encode(&mut buf, v)
                     .unwrap_or_else(|e| panic!("{:?} v{v}: {e}", route.key));
-                let mut w = Walker {
-                    buf: &buf,
-                    pos: 0,
-                    version: v,
-                    flexible: route.key.request_header_version(v) >= 2,
-                };
-                w.structure(body(route.key).unwrap())
+                let walked = walk(body(route.key).unwrap(), v, flexible(route.key, v), &buf)
                     .unwrap_or_else(|e| panic!("{:?} v{v}: {e}", route.key));
-                assert_eq!(w.pos, buf.len(), "{:?} v{v}: whole body walked", route.key);
+                assert_eq!(walked, buf.len(), "{:?} v{v}: whole body walked", route.key);
             }
         }
     }

@@ -36,6 +36,7 @@
 //! ```
 
 mod admin;
+pub mod bounds;
 mod client;
 mod connection;
 mod consumer;

@@ -1,5 +1,6 @@
 //! Kafka framing without I/O: a request becomes `length ++ header ++ body`; a response frame's
-//! length is checked before anything is allocated, then its header and body are decoded.
+//! length is checked before anything is allocated, then its header is decoded and its body's
+//! array counts checked (`bounds`) before the body is decoded.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{RequestHeader, ResponseHeader};
@@ -81,6 +82,13 @@ pub(crate) fn decode_response<R: Request>(
             ),
         });
     }
+    // The codec reserves memory for an array as soon as it reads the count: counts are
+    // checked against the bytes left first.
+    crate::bounds::check_response(R::KEY, version, &body).map_err(|reason| Error::Codec {
+        addr: addr.to_owned(),
+        api: api_name(R::KEY),
+        reason,
+    })?;
     let response = R::Response::decode(&mut body, version).map_err(codec_err)?;
     if body.has_remaining() {
         tracing::debug!(
