@@ -91,6 +91,9 @@ mod tests {
     #[test]
     fn labnode_itself_is_left_alone() {
         let args = multi_call_args(["/bin/labnode".into(), "jps".into()].into_iter());
-        assert_eq!(args, vec![OsString::from("/bin/labnode"), OsString::from("jps")]);
+        assert_eq!(
+            args,
+            vec![OsString::from("/bin/labnode"), OsString::from("jps")]
+        );
     }
 }

@@ -65,7 +65,7 @@ pub(super) fn classify(argv: &[String]) -> Option<Daemon> {
         ("namenode", _) | ("hdfs", Some("namenode")) => NAMENODE,
         ("datanode", _) | ("hdfs", Some("datanode")) => DATANODE,
         ("sink", _) => SINK,
-        ("stream", Some("wordcount")) => STREAM,
+        ("stream", Some("wordcount")) | ("spark-kafka-wordcount" | "spark-submit", _) => STREAM,
         _ => return None,
     })
 }
@@ -181,6 +181,14 @@ mod tests {
         assert_eq!(name(&["hdfs", "datanode"]), Some("DataNode"));
         assert_eq!(name(&["sink"]), Some("HdfsSink"));
         assert_eq!(name(&["stream", "wordcount"]), Some("StreamingWordCount"));
+        assert_eq!(
+            name(&["spark-submit", "--class", "x"]),
+            Some("StreamingWordCount")
+        );
+        assert_eq!(
+            name(&["spark-kafka-wordcount", "zk:2181"]),
+            Some("StreamingWordCount")
+        );
         assert_eq!(name(&["kafka-topics.sh", "--list"]), None);
         assert_eq!(name(&["init"]), None);
         assert_eq!(name(&["hdfs", "dfs", "-ls"]), None);
