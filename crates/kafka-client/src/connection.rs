@@ -181,6 +181,8 @@ impl Connection {
     }
 
     /// Sends `request` built for `version` (from [`Connection::version`]) and waits for its answer.
+    /// The answer's array counts are checked before it is decoded ([`crate::bounds`]), so only
+    /// APIs whose responses are described there are decoded; any other answer is an error.
     pub async fn call<R: Request>(&self, request: &R, version: i16) -> Result<R::Response> {
         self.call_version(request, version, None).await
     }
