@@ -22,11 +22,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use hdfs::client::WebHdfs;
 use kafka_client::{
     Client, ClientConfig, Consumer, ConsumerConfig, OffsetReset, Producer, ProducerConfig,
     ProducerRecord, TopicPartition,
 };
+use webhdfs_client::WebHdfs;
 
 const TOPIC: &str = "bench";
 const PARTITIONS: i32 = 3;

@@ -84,8 +84,8 @@ impl FsError {
     }
 }
 
-impl From<crate::path::PathError> for FsError {
-    fn from(e: crate::path::PathError) -> FsError {
+impl From<webhdfs_client::path::PathError> for FsError {
+    fn from(e: webhdfs_client::path::PathError) -> FsError {
         FsError::IllegalArgument(e.to_string())
     }
 }

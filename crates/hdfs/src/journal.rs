@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::namespace::{Dir, Meta, Namespace, Node, Op};
-use crate::path::HdfsPath;
+use webhdfs_client::path::HdfsPath;
 
 /// Longest journal or image line we read (a file of 100 000 blocks is about 4 MB).
 const MAX_LINE_BYTES: u64 = 64 * 1024 * 1024;

@@ -1,15 +1,13 @@
 //! A WebHDFS-compatible store: a namenode that keeps the namespace (journaled and
-//! checkpointed) and answers WebHDFS, datanodes that keep the blocks, and the WebHDFS client
-//! behind `hdfs dfs`.
+//! checkpointed) and answers WebHDFS, datanodes that keep the blocks, and `hdfs dfs` (on the
+//! `webhdfs-client` crate).
 
-pub mod client;
 pub mod config;
 pub mod datanode;
 pub mod error;
 pub mod journal;
 pub mod namenode;
 pub mod namespace;
-pub mod path;
 pub mod protocol;
 pub mod shell;
 

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::FsError;
-use crate::path::HdfsPath;
+use webhdfs_client::path::HdfsPath;
 
 /// The inode id Hadoop gives the root directory; later inodes count up from it.
 pub const ROOT_INODE_ID: u64 = 16385;

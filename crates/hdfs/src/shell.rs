@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::client::{ClientError, FileStatus, WebHdfs};
 use crate::config::HadoopConfig;
+use webhdfs_client::{ClientError, FileStatus, WebHdfs};
 
 /// The WebHDFS endpoint a shell talks to: the host of `fs.defaultFS` and the port of
 /// `dfs.namenode.http-address` (or its host too, when it names one).

@@ -48,6 +48,7 @@ mod records;
 mod requests;
 mod versions;
 mod wire;
+pub mod zookeeper;
 
 pub use admin::{Admin, GroupDescription, GroupListing, GroupMemberDescription, NewTopic};
 pub use client::{BrokerInfo, Client, ClientConfig, Metadata, PartitionMetadata, TopicMetadata};

@@ -154,7 +154,7 @@ fn hdfs_tool(args: Vec<String>) -> anyhow::Result<ExitCode> {
         _ => {}
     }
     let client =
-        hdfs::client::WebHdfs::new(&hdfs::shell::endpoint(&config)?, &hdfs::shell::user())?;
+        webhdfs_client::WebHdfs::new(&hdfs::shell::endpoint(&config)?, &hdfs::shell::user())?;
     let rt = tokio::runtime::Runtime::new()?;
     let code = rt.block_on(hdfs::shell::run(&client, rest));
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))

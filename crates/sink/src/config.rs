@@ -202,7 +202,7 @@ impl SinkConfig {
             }
         };
         let topics_dir = get("topics.dir").unwrap_or("/topics").trim_end_matches('/');
-        hdfs::path::HdfsPath::parse(if topics_dir.is_empty() {
+        webhdfs_client::path::HdfsPath::parse(if topics_dir.is_empty() {
             "/"
         } else {
             topics_dir

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use hdfs::client::{ClientError, WebHdfs};
 use kafka_client::ConsumerRecord;
+use webhdfs_client::{ClientError, WebHdfs};
 
 use crate::config::SinkConfig;
 use crate::files::{committed_name, encode, parse_committed, partition_dir, temp_dir};

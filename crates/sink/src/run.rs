@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use hdfs::CancellationToken;
-use hdfs::client::WebHdfs;
+use kafka_client::zookeeper::bootstrap_from_zookeeper;
 use kafka_client::{Client, ClientConfig, GroupConfig, GroupConsumer, OffsetReset, TopicPartition};
+use tokio_util::sync::CancellationToken;
+use webhdfs_client::WebHdfs;
 
 use crate::config::{Brokers, SinkConfig};
 use crate::partition::PartitionFiles;
@@ -183,7 +183,7 @@ async fn subscribe(
         let attempt = async {
             let bootstrap = match &config.brokers {
                 Brokers::Bootstrap(b) => b.clone(),
-                Brokers::ZooKeeper(zk) => brokers_from_zookeeper(zk).await?,
+                Brokers::ZooKeeper(zk) => bootstrap_from_zookeeper(zk).await?,
             };
             let client = Client::connect(&bootstrap, ClientConfig::default()).await?;
             let mut group = GroupConfig::new(config.group_id.clone());
@@ -202,34 +202,4 @@ async fn subscribe(
             _ = shutdown.cancelled() => return Ok(None),
         }
     }
-}
-
-/// The brokers registered in ZooKeeper (`/brokers/ids/N`), as a bootstrap list.
-async fn brokers_from_zookeeper(zk: &str) -> anyhow::Result<String> {
-    let connector = zookeeper_client::Client::connector()
-        .with_connection_timeout(Duration::from_secs(3))
-        .with_session_timeout(Duration::from_secs(6));
-    let client = tokio::time::timeout(Duration::from_secs(5), connector.connect(zk))
-        .await
-        .context("ZooKeeper timed out")??;
-    let mut out = Vec::new();
-    for id in client.list_children("/brokers/ids").await? {
-        let (data, _) = client.get_data(&format!("/brokers/ids/{id}")).await?;
-        let v: serde_json::Value = serde_json::from_slice(&data).unwrap_or_default();
-        let endpoint = v
-            .get("endpoints")
-            .and_then(|e| e.as_array())
-            .and_then(|eps| eps.iter().filter_map(|e| e.as_str()).next())
-            .and_then(|e| e.split_once("://").map(|(_, hp)| hp.to_string()));
-        let legacy = v
-            .get("host")
-            .and_then(|h| h.as_str())
-            .zip(v.get("port").and_then(|p| p.as_i64()))
-            .map(|(h, p)| format!("{h}:{p}"));
-        if let Some(addr) = endpoint.or(legacy) {
-            out.push(addr);
-        }
-    }
-    anyhow::ensure!(!out.is_empty(), "no broker registered in ZooKeeper at {zk}");
-    Ok(out.join(","))
 }

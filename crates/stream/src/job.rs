@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use kafka_client::zookeeper::bootstrap_from_zookeeper;
 use kafka_client::{Client, ClientConfig, OffsetReset};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -14,7 +15,6 @@ use crate::Error;
 use crate::clock::{BatchClock, Millis, now_millis};
 use crate::committer::{Written, run_committer};
 use crate::consume::{Arrival, CommitRequest, ConsumerSettings, consume};
-use crate::discovery::brokers_from_zookeeper;
 use crate::output::Outputs;
 use crate::output::topic::TopicOutput;
 use crate::output::webhdfs::HdfsOutput;
@@ -88,12 +88,12 @@ pub async fn bootstrap_servers(brokers: &Brokers) -> Result<String, Error> {
             let deadline = std::time::Instant::now() + DISCOVERY_PATIENCE;
             let mut said = false;
             loop {
-                match brokers_from_zookeeper(quorum).await {
+                match bootstrap_from_zookeeper(quorum).await {
                     Ok(list) => {
                         tracing::info!("brokers registered in ZooKeeper at {quorum}: {list}");
                         return Ok(list);
                     }
-                    Err(e) if std::time::Instant::now() >= deadline => return Err(e),
+                    Err(e) if std::time::Instant::now() >= deadline => return Err(e.into()),
                     Err(e) => {
                         if !said {
                             tracing::info!("{e}; trying again for {DISCOVERY_PATIENCE:?}");
@@ -241,8 +241,9 @@ pub async fn run(
     result
 }
 
-/// Waits until every topic exists (asking the broker to create it, as Kafka's consumers do when
-/// `auto.create.topics.enable` allows), so the group assigns its partitions. Returns false when
+/// Waits until every topic exists, so the group assigns its partitions. It never creates one, as
+/// the TP's receiver did not: the lab starts this job before the student's
+/// `kafka-topics.sh --create … Hello-Kafka`, which must still succeed. Returns false when
 /// cancelled first.
 async fn wait_for_topics(
     client: &Client,
@@ -252,7 +253,7 @@ async fn wait_for_topics(
     for topic in topics {
         let mut said = false;
         loop {
-            match client.topic(topic, true).await {
+            match client.topic(topic, false).await {
                 Ok(t) if !t.partitions.is_empty() => break,
                 Ok(_) | Err(kafka_client::Error::UnknownTopic(_)) => {}
                 Err(e) if e.is_retriable() => {}

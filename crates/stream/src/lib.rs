@@ -14,7 +14,6 @@ pub mod clock;
 pub mod committer;
 pub mod consume;
 pub mod counts;
-pub mod discovery;
 pub mod job;
 pub mod output;
 pub mod pipeline;
@@ -31,7 +30,7 @@ pub enum Error {
     Config(String),
     /// The brokers could not be found from the ZooKeeper quorum.
     #[error("{0}")]
-    Discovery(String),
+    Discovery(#[from] kafka_client::zookeeper::ZooKeeperError),
     /// Talking to Kafka failed (`what` says which step).
     #[error("{what}: {source}")]
     Kafka {

@@ -16,7 +16,7 @@ use super::data::{self, FileWriter};
 use super::{NameNode, now_ms};
 use crate::error::FsError;
 use crate::namespace::{Meta, Namespace, Node, Op};
-use crate::path::HdfsPath;
+use webhdfs_client::path::HdfsPath;
 
 /// Bytes gathered from a request body before they go to the datanodes.
 const COALESCE_BYTES: usize = 1024 * 1024;

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use reqwest::StatusCode;
+use webhdfs_client::{ClientError, WebHdfs};
 
 use crate::Error;
 use crate::clock::Millis;
@@ -16,12 +16,10 @@ use crate::pipeline::Output;
 /// Where and as whom the batches are written.
 #[derive(Debug, Clone)]
 pub struct HdfsOutput {
-    http: reqwest::Client,
-    /// `http://namenode:port`.
-    base: String,
+    /// The namenode (`http://namenode:port`) and the user.
+    client: WebHdfs,
     /// The directory, absolute, without a trailing slash.
     dir: String,
-    user: String,
 }
 
 /// Splits `webhdfs://host:port/dir` or `http://host:port/dir` into the namenode's base URL and
@@ -70,27 +68,10 @@ impl HdfsOutput {
     /// Batches go to `url`'s directory, written as `user`. The directory is created if missing.
     pub async fn new(url: &str, user: String) -> Result<HdfsOutput, Error> {
         let (base, dir) = parse_hdfs_dir(url)?;
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::Hdfs(format!("HTTP client: {e}")))?;
-        let this = HdfsOutput {
-            http,
-            base,
-            dir,
-            user,
-        };
-        let dir = this.dir.clone();
-        this.expect_true(this.url(&dir, "MKDIRS", ""), &format!("create {dir}"))
-            .await?;
-        Ok(this)
-    }
-
-    fn url(&self, path: &str, op: &str, extra: &str) -> String {
-        format!(
-            "{}/webhdfs/v1{path}?op={op}&user.name={}{extra}",
-            self.base, self.user
-        )
+        let client =
+            WebHdfs::new(&base, &user).map_err(|e| Error::Hdfs(format!("HTTP client: {e}")))?;
+        expect_true(client.mkdirs(&dir).await, &format!("create {dir}"))?;
+        Ok(HdfsOutput { client, dir })
     }
 
     /// Writes the batch file (temp name, then RENAME into place).
@@ -98,85 +79,25 @@ impl HdfsOutput {
         let name = batch_file_name(output.time);
         let temp = format!("{}/.{name}.tmp", self.dir);
         let target = format!("{}/{name}", self.dir);
-        self.create(&temp, batch_file_text(&output.counts)).await?;
-        let rename = self.url(&temp, "RENAME", &format!("&destination={target}"));
-        self.expect_true(rename, &format!("rename {temp} to {target}"))
+        self.client
+            .create(&temp, batch_file_text(&output.counts), true)
             .await
-    }
-
-    /// The two-step CREATE: the namenode answers 307 with the datanode's Location.
-    async fn create(&self, path: &str, body: String) -> Result<(), Error> {
-        let what = format!("create {path}");
-        let first = self
-            .http
-            .put(self.url(path, "CREATE", "&overwrite=true"))
-            .send()
-            .await
-            .map_err(|e| Error::Hdfs(format!("{what}: {e}")))?;
-        if first.status() != StatusCode::TEMPORARY_REDIRECT {
-            return Err(Error::Hdfs(format!("{what}: {}", describe(first).await)));
-        }
-        let location = first
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .ok_or_else(|| Error::Hdfs(format!("{what}: a 307 without a Location")))?
-            .to_owned();
-        let second = self
-            .http
-            .put(&location)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| Error::Hdfs(format!("{what} at {location}: {e}")))?;
-        if second.status() != StatusCode::CREATED {
-            return Err(Error::Hdfs(format!(
-                "{what} at {location}: {}",
-                describe(second).await
-            )));
-        }
-        Ok(())
-    }
-
-    /// A PUT whose answer must be `{"boolean": true}`.
-    async fn expect_true(&self, url: String, what: &str) -> Result<(), Error> {
-        let response = self
-            .http
-            .put(&url)
-            .send()
-            .await
-            .map_err(|e| Error::Hdfs(format!("{what}: {e}")))?;
-        if !response.status().is_success() {
-            return Err(Error::Hdfs(format!("{what}: {}", describe(response).await)));
-        }
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| Error::Hdfs(format!("{what}: {e}")))?;
-        if body.get("boolean") != Some(&serde_json::Value::Bool(true)) {
-            return Err(Error::Hdfs(format!("{what}: the namenode answered {body}")));
-        }
-        Ok(())
+            .map_err(|e| Error::Hdfs(format!("create {temp}: {e}")))?;
+        expect_true(
+            self.client.rename(&temp, &target).await,
+            &format!("rename {temp} to {target}"),
+        )
     }
 }
 
-/// A failed answer in words: the status and the RemoteException's message when there is one.
-async fn describe(response: reqwest::Response) -> String {
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/RemoteException/message")
-                .and_then(|m| m.as_str())
-                .map(str::to_owned)
-        });
-    match message {
-        Some(m) => format!("HTTP {status}: {m}"),
-        None => format!(
-            "HTTP {status}: {}",
-            body.chars().take(200).collect::<String>()
-        ),
+/// A call whose answer must be `{"boolean": true}`; `what` names it in the error.
+fn expect_true(answer: Result<bool, ClientError>, what: &str) -> Result<(), Error> {
+    match answer {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::Hdfs(format!(
+            "{what}: the namenode answered {{\"boolean\":false}}"
+        ))),
+        Err(e) => Err(Error::Hdfs(format!("{what}: {e}"))),
     }
 }
 

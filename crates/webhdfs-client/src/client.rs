@@ -1,5 +1,4 @@
-//! A WebHDFS client: what `hdfs dfs` and the Kafka sink use to talk to any WebHDFS endpoint,
-//! ours or Apache's. CREATE, APPEND and OPEN follow Hadoop's two steps by hand, so the body is
+//! The WebHDFS calls. CREATE, APPEND and OPEN follow Hadoop's two steps by hand, so the body is
 //! sent once, to the address the namenode names.
 
 use bytes::Bytes;
