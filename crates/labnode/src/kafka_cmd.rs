@@ -75,6 +75,16 @@ fn init_logging() {
 }
 
 fn run_broker(path: &Path, overrides: &[String]) -> anyhow::Result<ExitCode> {
+    if let Some(pid) = running_with_config(path)? {
+        // The lab starts the TP's three brokers itself, so the TP's own
+        // `kafka-server-start.sh …/server-one.properties &` finds its broker already there.
+        println!(
+            "A Kafka broker is already running with {} (pid {pid}); nothing to start. \
+             Stop it first with kafka-server-stop.sh to restart it.",
+            path.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     init_logging();
     for o in overrides {
         anyhow::ensure!(o.contains('='), "--override {o:?}: expected key=value");
@@ -136,6 +146,37 @@ fn stop_brokers() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pid of another broker of this node started with the same config file, if any.
+fn running_with_config(path: &Path) -> anyhow::Result<Option<u32>> {
+    let Ok(wanted) = path.canonicalize() else {
+        return Ok(None); // a missing file is reported by the config loader
+    };
+    let node = std::env::var("LAB_NODE")
+        .ok()
+        .map(|n| format!("LAB_NODE={n}"));
+    let me = std::process::id();
+    for pid in broker_pids(node.as_deref())? {
+        if pid == me {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let Ok(cwd) = std::fs::read_link(format!("/proc/{pid}/cwd")) else {
+            continue;
+        };
+        let same = cmdline
+            .split(|b| *b == 0)
+            .filter_map(|a| std::str::from_utf8(a).ok())
+            .filter(|a| a.ends_with(".properties"))
+            .any(|a| cwd.join(a).canonicalize().is_ok_and(|p| p == wanted));
+        if same {
+            return Ok(Some(pid));
+        }
+    }
+    Ok(None)
 }
 
 /// Process ids whose command line runs a broker (with `node_tag` in their environment, if given).

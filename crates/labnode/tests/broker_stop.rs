@@ -1,5 +1,6 @@
-//! `kafka-server-start.sh` runs the broker in the foreground; `kafka-server-stop.sh` stops
-//! the running brokers with SIGTERM (a clean shutdown) and says so when there is none.
+//! `kafka-server-start.sh` runs the broker in the foreground (and says so, starting nothing,
+//! when a broker already runs with the same config); `kafka-server-stop.sh` stops the running
+//! brokers with SIGTERM (a clean shutdown) and says so when there is none.
 //!
 //! Like Apache's script, the stop command signals every broker on the machine, unless
 //! `LAB_NODE` names a node (the process runtime): the test scopes both commands to a node of
@@ -27,6 +28,22 @@ fn kafka_server_stop_stops_a_broker_started_by_kafka_server_start() {
         .unwrap();
     let stderr = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
     support::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30));
+
+    // Starting the same config again (the lab already runs the TP's brokers when the student
+    // types `kafka-server-start.sh …/server-one.properties &`) says so and starts nothing.
+    let twice = Command::new(support::labnode())
+        .args(["kafka-server-start.sh", config.to_str().unwrap()])
+        .env("LAB_NODE", &node)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&twice.stdout);
+    assert!(twice.status.success(), "{said}");
+    assert!(said.contains("already running"), "{said}");
+    assert!(
+        said.contains(&broker.id().to_string()),
+        "names the running pid: {said}"
+    );
+    assert!(broker.try_wait().unwrap().is_none());
 
     let stop = |node: &str| {
         Command::new(support::labnode())
