@@ -775,7 +775,7 @@ fn each_batch_becomes_a_file_in_hdfs() {
 }
 
 #[test]
-fn a_topic_missing_at_start_is_created_and_read() {
+fn a_topic_missing_at_start_is_awaited_then_read() {
     let Some(kcat) = support::kcat() else { return };
     let broker = start_broker();
     // No --from-beginning: like the TP's job, it reads what is produced after it started.
@@ -784,6 +784,36 @@ fn a_topic_missing_at_start_is_created_and_read() {
         "test",
         "not-yet",
         &["--interval-ms", "500"],
+    );
+    // The job never creates the topic (in the lab it starts before the student's
+    // `kafka-topics.sh --create`, which must succeed): it waits for it.
+    let start = Instant::now();
+    while !job.stderr().contains("waiting for topic not-yet") {
+        assert!(start.elapsed() < DEADLINE, "{}", job.stderr());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let created = std::process::Command::new(support::labnode())
+        .args([
+            "kafka-topics.sh",
+            "--create",
+            "--bootstrap-server",
+            &broker.bootstrap,
+        ])
+        .args([
+            "--partitions",
+            "2",
+            "--replication-factor",
+            "1",
+            "--topic",
+            "not-yet",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&created.stdout),
+        "Created topic not-yet.\n",
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
     );
     wait_consuming(&job, 1);
     assert!(
