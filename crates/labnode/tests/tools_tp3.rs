@@ -406,7 +406,7 @@ fn the_tp3_sequence_with_bootstrap_server() {
 /// `--alter --partitions` grows a topic (the broker's CreatePartitions).
 #[test]
 fn alter_partitions() {
-    let (_broker, port) = support::start_broker("");
+    let (broker, port) = support::start_broker("");
     let b = format!("127.0.0.1:{port}");
     let home = support::tempdir::Dir::new();
     let h = home.path();
@@ -437,18 +437,21 @@ fn alter_partitions() {
         ],
         "",
     ));
-    let described = ok(tool(
-        h,
-        &[
-            "kafka-topics.sh",
-            "--describe",
-            "--bootstrap-server",
-            &b,
-            "--topic",
-            "Hello-Kafka",
-        ],
-        "",
-    ));
+    let describe = || {
+        ok(tool(
+            h,
+            &[
+                "kafka-topics.sh",
+                "--describe",
+                "--bootstrap-server",
+                &b,
+                "--topic",
+                "Hello-Kafka",
+            ],
+            "",
+        ))
+    };
+    let described = describe();
     assert!(
         described.starts_with("Topic: Hello-Kafka\tPartitionCount: 3\t"),
         "{described}"
@@ -475,6 +478,9 @@ fn alter_partitions() {
         said.contains("Topic currently has 3 partitions, which is higher than the requested 2."),
         "{said}"
     );
+    // The new partitions are on disk: a restarted broker finds all three.
+    let _broker = support::restart_broker(support::stop(broker), port);
+    assert_eq!(describe(), described);
 }
 
 /// `--delete`: silent with --bootstrap-server, ZooKeeper-era messages with --zookeeper (here
