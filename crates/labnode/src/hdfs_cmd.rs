@@ -73,16 +73,6 @@ impl Command {
     }
 }
 
-fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-}
-
 fn load(dir: &Path) -> anyhow::Result<HadoopConfig> {
     anyhow::ensure!(dir.is_dir(), "{}: not a directory", dir.display());
     HadoopConfig::load(dir)
@@ -95,7 +85,7 @@ where
     F: FnOnce(CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    init_logging();
+    crate::logging::init();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let shutdown = CancellationToken::new();

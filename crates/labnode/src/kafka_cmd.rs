@@ -65,15 +65,6 @@ impl Command {
     }
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 fn run_broker(path: &Path, overrides: &[String]) -> anyhow::Result<ExitCode> {
     if let Some(pid) = running_with_config(path)? {
         // The lab starts the TP's three brokers itself, so the TP's own
@@ -85,7 +76,7 @@ fn run_broker(path: &Path, overrides: &[String]) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    init_logging();
+    crate::logging::init();
     for o in overrides {
         anyhow::ensure!(o.contains('='), "--override {o:?}: expected key=value");
     }

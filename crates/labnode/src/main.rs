@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod hdfs_cmd;
 mod kafka_cmd;
+mod logging;
 mod node_cmd;
 mod stream_cmd;
 mod tools_cmd;

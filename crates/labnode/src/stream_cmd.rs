@@ -166,13 +166,7 @@ fn tp_job(brokers: Brokers, group: &str, topics: &str, threads: &str) -> anyhow:
 
 /// Runs the job on a Tokio runtime until Ctrl-C or SIGTERM; logs go to stderr.
 fn run_job(config: JobConfig) -> anyhow::Result<ExitCode> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter)
-        .try_init();
+    crate::logging::init();
     tracing::info!(
         "SparkKafkaWordCount: group {}, topics {}, {} consumer(s), batches of {} ms",
         config.group,

@@ -68,21 +68,9 @@ impl Command {
     }
 }
 
-fn init_logging() {
-    use std::io::IsTerminal as _;
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .try_init();
-}
-
 /// Runs the coordinator in the foreground until SIGTERM or SIGINT.
 fn run_coordinator(config_path: &Path) -> anyhow::Result<ExitCode> {
-    init_logging();
+    crate::logging::init();
     let config = coordinator::Config::load(config_path)
         .with_context(|| format!("invalid configuration {}", config_path.display()))?;
     let runtime = tokio::runtime::Runtime::new()?;
