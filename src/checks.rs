@@ -4,6 +4,7 @@
 
 pub(crate) mod kafka;
 pub(crate) mod report;
+pub(crate) mod wordcount;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -186,3 +186,295 @@ pub(crate) fn messages(addr: SocketAddr, topic: &str) -> Result<(usize, BTreeSet
     }
     Ok((count, keys))
 }
+
+/// Every topic's partitions and replication: each partition needs a leader and all its
+/// replicas in sync. The detail lists every topic, so a missing one shows.
+pub(crate) fn topics(addr: SocketAddr) -> Result<String, String> {
+    let consumer: BaseConsumer = config(addr)
+        .create()
+        .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
+    let md = consumer
+        .fetch_metadata(None, TIMEOUT)
+        .map_err(|e| format!("Metadata from {addr}: {e}"))?;
+    let mut shown = Vec::new();
+    let mut problems = Vec::new();
+    let mut topics: Vec<_> = md.topics().iter().collect();
+    topics.sort_by_key(|t| t.name());
+    for t in topics {
+        if let Some(e) = t.error() {
+            problems.push(format!("`{}`: {e:?}", t.name()));
+            continue;
+        }
+        let replication: BTreeSet<usize> =
+            t.partitions().iter().map(|p| p.replicas().len()).collect();
+        shown.push(format!(
+            "{} {}p r{}",
+            t.name(),
+            t.partitions().len(),
+            replication
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        ));
+        for p in t.partitions() {
+            if p.leader() < 0 {
+                problems.push(format!("{}/{} has no leader", t.name(), p.id()));
+            } else if p.isr().len() < p.replicas().len() {
+                problems.push(format!(
+                    "{}/{}: ISR {:?} of replicas {:?}",
+                    t.name(),
+                    p.id(),
+                    p.isr(),
+                    p.replicas()
+                ));
+            }
+        }
+    }
+    let listing = if shown.is_empty() {
+        "no topics".to_owned()
+    } else {
+        shown.join(", ")
+    };
+    if problems.is_empty() {
+        Ok(listing)
+    } else {
+        Err(format!("{}; topics: {listing}", problems.join("; ")))
+    }
+}
+
+/// One consumer group's committed offsets against the partitions' end offsets.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct GroupLag {
+    /// The group id.
+    pub(crate) group: String,
+    /// Its state as the coordinator reports it (`Stable`, `Empty`, …).
+    pub(crate) state: String,
+    /// Messages between the committed offsets and the ends, over the committed partitions.
+    pub(crate) lag: i64,
+    /// Partitions with a committed offset.
+    pub(crate) committed: usize,
+    /// Partitions assigned to a member, holding messages, with no committed offset.
+    pub(crate) uncommitted: Vec<String>,
+}
+
+impl std::fmt::Display for GroupLag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}): lag {} over {} committed partition(s)",
+            self.group, self.state, self.lag, self.committed
+        )?;
+        if !self.uncommitted.is_empty() {
+            write!(f, ", nothing committed for {}", self.uncommitted.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Every consumer group the brokers know, with its lag; `only` narrows it to one group.
+pub(crate) fn group_lags(addr: SocketAddr, only: Option<&str>) -> Result<Vec<GroupLag>, String> {
+    let client: BaseConsumer = config(addr)
+        .create()
+        .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
+    let md = client
+        .fetch_metadata(None, TIMEOUT)
+        .map_err(|e| format!("Metadata from {addr}: {e}"))?;
+    let groups = client
+        .fetch_group_list(only, TIMEOUT)
+        .map_err(|e| format!("listing consumer groups via {addr}: {e}"))?;
+    let mut out = Vec::new();
+    for g in groups.groups() {
+        if !(g.protocol_type().is_empty() || g.protocol_type() == "consumer") || g.state() == "Dead"
+        {
+            continue;
+        }
+        let mut assigned = BTreeSet::new();
+        for m in g.members() {
+            for tp in m.assignment().map(assignment).unwrap_or_default() {
+                assigned.insert(tp);
+            }
+        }
+        // Committed offsets of every partition of every topic, asked as that group.
+        let asker: BaseConsumer = config(addr)
+            .set("group.id", g.name())
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
+        let mut tpl = TopicPartitionList::new();
+        for t in md.topics().iter().filter(|t| t.error().is_none()) {
+            for p in t.partitions() {
+                tpl.add_partition(t.name(), p.id());
+            }
+        }
+        let committed = asker
+            .committed_offsets(tpl, TIMEOUT)
+            .map_err(|e| format!("committed offsets of group {}: {e}", g.name()))?;
+        let mut lag = GroupLag {
+            group: g.name().to_owned(),
+            state: g.state().to_owned(),
+            lag: 0,
+            committed: 0,
+            uncommitted: Vec::new(),
+        };
+        for e in committed.elements() {
+            let (topic, p) = (e.topic(), e.partition());
+            match e.offset() {
+                Offset::Offset(o) => {
+                    let (_, high) = client
+                        .fetch_watermarks(topic, p, TIMEOUT)
+                        .map_err(|e| format!("end offset of {topic}/{p}: {e}"))?;
+                    lag.committed += 1;
+                    lag.lag += (high - o).max(0);
+                }
+                _ if assigned.contains(&(topic.to_owned(), p)) => {
+                    let (low, high) = client
+                        .fetch_watermarks(topic, p, TIMEOUT)
+                        .map_err(|e| format!("offsets of {topic}/{p}: {e}"))?;
+                    if high > low {
+                        lag.uncommitted.push(format!("{topic}/{p}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(lag);
+    }
+    out.sort_by(|a, b| a.group.cmp(&b.group));
+    Ok(out)
+}
+
+/// A group's progress through some topics: per partition, the committed offset (the start
+/// when nothing is committed) against the end offset. Topics not there yet are said so.
+pub(crate) fn topic_lag(
+    addr: SocketAddr,
+    group: &str,
+    topics: &[String],
+) -> Result<String, String> {
+    let client: BaseConsumer = config(addr)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
+    let md = client
+        .fetch_metadata(None, TIMEOUT)
+        .map_err(|e| format!("Metadata from {addr}: {e}"))?;
+    let mut parts = Vec::new();
+    let mut total = 0i64;
+    for topic in topics {
+        let Some(t) = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+        else {
+            parts.push(format!("{topic}: no such topic yet"));
+            continue;
+        };
+        let mut tpl = TopicPartitionList::new();
+        for p in t.partitions() {
+            tpl.add_partition(topic, p.id());
+        }
+        let committed = client
+            .committed_offsets(tpl, TIMEOUT)
+            .map_err(|e| format!("committed offsets of group {group}: {e}"))?;
+        for e in committed.elements() {
+            let p = e.partition();
+            let (low, high) = client
+                .fetch_watermarks(topic, p, TIMEOUT)
+                .map_err(|e| format!("offsets of {topic}/{p}: {e}"))?;
+            let (at, lag) = match e.offset() {
+                Offset::Offset(o) => (o.to_string(), (high - o).max(0)),
+                _ => ("none".to_owned(), high - low),
+            };
+            total += lag;
+            parts.push(format!("{topic}/{p} committed {at} end {high} lag {lag}"));
+        }
+    }
+    Ok(format!("group {group}: lag {total} ({})", parts.join(", ")))
+}
+
+/// The partitions of a member's assignment, in the consumer protocol's format (version i16,
+/// then topics: name i16-prefixed string, partitions i32-counted array of i32). Malformed
+/// bytes give what was read up to there.
+fn assignment(bytes: &[u8]) -> Vec<(String, i32)> {
+    let mut out = Vec::new();
+    let mut r = Reader(bytes);
+    let _version = r.i16();
+    let Some(topics) = r.i32() else { return out };
+    for _ in 0..topics.max(0) {
+        let Some(name) = r.string() else { break };
+        let Some(count) = r.i32() else { break };
+        for _ in 0..count.max(0) {
+            let Some(p) = r.i32() else { return out };
+            out.push((name.clone(), p));
+        }
+    }
+    out
+}
+
+/// A bounded big-endian reader: every read checks what is left.
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let (head, rest) = self.0.split_at_checked(n)?;
+        self.0 = rest;
+        Some(head)
+    }
+    fn i16(&mut self) -> Option<i16> {
+        Some(i16::from_be_bytes(self.take(2)?.try_into().ok()?))
+    }
+    fn i32(&mut self) -> Option<i32> {
+        Some(i32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn string(&mut self) -> Option<String> {
+        let len = usize::try_from(self.i16()?).ok()?;
+        Some(String::from_utf8_lossy(self.take(len)?).into_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(topics: &[(&str, &[i32])]) -> Vec<u8> {
+        let mut b = 0i16.to_be_bytes().to_vec();
+        b.extend((topics.len() as i32).to_be_bytes());
+        for (name, parts) in topics {
+            b.extend((name.len() as i16).to_be_bytes());
+            b.extend(name.as_bytes());
+            b.extend((parts.len() as i32).to_be_bytes());
+            for p in *parts {
+                b.extend(p.to_be_bytes());
+            }
+        }
+        b.extend((-1i32).to_be_bytes()); // no user data
+        b
+    }
+
+    #[test]
+    fn assignment_lists_topic_partitions() {
+        let bytes = encode(&[("Hello-Kafka", &[0, 2]), ("t", &[1])]);
+        assert_eq!(
+            assignment(&bytes),
+            vec![
+                ("Hello-Kafka".to_owned(), 0),
+                ("Hello-Kafka".to_owned(), 2),
+                ("t".to_owned(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_truncated_or_lying_assignment_gives_what_was_read() {
+        let bytes = encode(&[("Hello-Kafka", &[0, 2])]);
+        assert_eq!(
+            assignment(&bytes[..bytes.len() - 8]),
+            vec![("Hello-Kafka".to_owned(), 0)]
+        );
+        let mut huge = 0i16.to_be_bytes().to_vec();
+        huge.extend(i32::MAX.to_be_bytes());
+        assert!(assignment(&huge).is_empty());
+        assert!(assignment(&[]).is_empty());
+    }
+}

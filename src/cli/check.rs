@@ -2,6 +2,7 @@
 //! lab, reported as a table, JSON or JUnit XML; exit code 0 only when every check passes.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -10,7 +11,7 @@ use anyhow::{Context, bail};
 
 use super::{LabArg, Runtimes, nodes, runtimes, templates_dir};
 use crate::checks::report::{self, Format};
-use crate::checks::{self, CheckResult, kafka};
+use crate::checks::{self, CheckResult, kafka, wordcount};
 use crate::plan::{self, Flavor, NodePlan, Plan};
 use crate::runtime::{Io, NodeState, Runtime};
 use crate::spec::{self, CheckSpec, Kind, Spec};
@@ -264,12 +265,121 @@ impl<R: Runtime> Checker<'_, R> {
             )
             .await;
         }
-        self.hdfs_health().await;
         let bootstrap = self.broker_endpoints().into_iter().find_map(|(_, _, a)| a);
+        if let Some(addr) = bootstrap {
+            self.kafka_state(addr).await;
+        }
+        self.hdfs_health().await;
+        self.wordcount().await;
+        if let Some(addr) = bootstrap {
+            self.sink_lag(addr).await;
+        }
         for check in &spec.checks {
             self.declared(check, bootstrap).await;
         }
         self.results
+    }
+
+    /// Topics (a leader and a full ISR for every partition) and consumer groups (committed
+    /// offsets and lag), through the first broker the host reaches.
+    async fn kafka_state(&mut self, addr: SocketAddr) {
+        self.record(
+            "topics (partitions, leaders, ISR)".into(),
+            "-",
+            0,
+            blocking(move || kafka::topics(addr)),
+        )
+        .await;
+        self.record(
+            "consumer groups (committed offsets, lag)".into(),
+            "-",
+            0,
+            blocking(move || {
+                let groups = kafka::group_lags(addr, None)?;
+                let shown = if groups.is_empty() {
+                    "no consumer groups".to_owned()
+                } else {
+                    groups
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
+                if groups.iter().any(|g| !g.uncommitted.is_empty()) {
+                    Err(shown)
+                } else {
+                    Ok(shown)
+                }
+            }),
+        )
+        .await;
+    }
+
+    /// The streaming wordcount: each stream service is running and its log shows recent
+    /// `Time: … ms` batch headers.
+    async fn wordcount(&mut self) {
+        let rt = self.rt;
+        for node in &self.plan.nodes {
+            for service in node.services.iter().filter(|s| s.kind == Kind::Stream) {
+                let state = self.state(&node.name).cloned();
+                self.record(
+                    format!("wordcount batches ({} log)", service.name),
+                    &node.name,
+                    0,
+                    async {
+                        let state = state
+                            .filter(NodeState::running)
+                            .ok_or("node is not running")?;
+                        let running = nodes::jps(rt, &state)
+                            .await
+                            .iter()
+                            .any(|e| e.name == jps_name(Kind::Stream));
+                        let mut log = Vec::new();
+                        rt.logs(
+                            &state.object,
+                            Some(&service.name),
+                            false,
+                            Some(2000),
+                            &mut log,
+                        )
+                        .await
+                        .map_err(|e| format!("{e:#}"))?;
+                        let now = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+                        let seen = wordcount::verdict(&String::from_utf8_lossy(&log), now);
+                        match seen {
+                            Ok(detail) if running => Ok(detail),
+                            Ok(detail) | Err(detail) if !running => Err(format!(
+                                "{} is not running (jps); its log: {detail}",
+                                service.name
+                            )),
+                            other => other,
+                        }
+                    },
+                )
+                .await;
+            }
+        }
+    }
+
+    /// Each sink's consumer group (its config's `group.id`) against its topics' end offsets.
+    async fn sink_lag(&mut self, addr: SocketAddr) {
+        for node in &self.plan.nodes {
+            for service in node.services.iter().filter(|s| s.kind == Kind::Sink) {
+                let config = sink_config(node, &service.command);
+                self.record(
+                    format!("sink lag ({})", service.name),
+                    &node.name,
+                    0,
+                    blocking(move || {
+                        let (group, topics) = config?;
+                        kafka::topic_lag(addr, &group, &topics)
+                    }),
+                )
+                .await;
+            }
+        }
     }
 
     /// HDFS health from the namenode's status page: safe mode off, every datanode live.
@@ -463,6 +573,37 @@ impl<R: Runtime> Checker<'_, R> {
             .await;
         }
     }
+}
+
+/// The `group.id` and `topics` of a sink, read from the config file its command names
+/// (`--config FILE`, rendered by the plan).
+fn sink_config(node: &NodePlan, command: &[String]) -> Result<(String, Vec<String>), String> {
+    let path = command
+        .iter()
+        .skip_while(|a| *a != "--config")
+        .nth(1)
+        .ok_or("the sink's command names no --config file")?;
+    let file = node
+        .files
+        .iter()
+        .find(|f| f.path == *path || path.ends_with(&f.path))
+        .ok_or(format!(
+            "the sink's config {path} is not among the node's files"
+        ))?;
+    let value = |key: &str| {
+        file.contents.lines().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().to_owned())
+        })
+    };
+    let group = value("group.id").ok_or(format!("{path} sets no group.id"))?;
+    let topics = value("topics")
+        .ok_or(format!("{path} sets no topics"))?
+        .split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect();
+    Ok((group, topics))
 }
 
 /// Runs a blocking check (rdkafka) off the async threads.
