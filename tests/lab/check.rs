@@ -25,6 +25,56 @@ fn result<'a>(report: &'a serde_json::Value, name: &str, node: &str) -> &'a serd
         .unwrap_or_else(|| panic!("no check {name} on {node} in {report}"))
 }
 
+fn detail(report: &serde_json::Value, name: &str, node: &str) -> String {
+    result(report, name, node)["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The total lag the sink check reports (`group connect-hdfs-sink: lag N (…)`).
+fn sink_lag(report: &serde_json::Value) -> i64 {
+    let d = detail(report, "sink lag (sink)", "hadoop-master");
+    d.split("lag ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no lag in {d:?}"))
+}
+
+/// Produces `key:value` lines to Hello-Kafka from the host with kcat.
+fn produce(kcat: &str, lines: &[&str]) {
+    let mut producer = Command::new(kcat)
+        .args(["-P", "-b", "localhost:11592", "-t", "Hello-Kafka", "-K:"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let stdin = producer.stdin.as_mut().unwrap();
+        for l in lines {
+            writeln!(stdin, "{l}").unwrap();
+        }
+    }
+    assert!(producer.wait().unwrap().success());
+}
+
+fn master_sh(lab_name: &str, script: &str) {
+    lab_ok(
+        &[
+            "exec",
+            "--name",
+            lab_name,
+            "hadoop-master",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        &[],
+    );
+}
+
 #[test]
 fn checks_follow_the_state_of_the_lab() {
     if !docker_available() {
@@ -53,11 +103,21 @@ fn checks_follow_the_state_of_the_lab() {
         &[],
     );
 
-    // A fresh lab: every built-in check passes, the TP's milestones do not yet.
+    // A fresh lab: every built-in check passes but the wordcount's, which waits for the
+    // TP's topic; the TP's milestones do not pass yet.
     let (ok, report) = check_json("e2e-check");
     assert!(!ok, "the TP's checks cannot pass on a fresh lab: {report}");
+    let stream = result(&report, "wordcount batches (stream log)", "hadoop-master");
+    assert_eq!(stream["passed"], false, "{stream}");
+    assert!(
+        stream["detail"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for topic Hello-Kafka"),
+        "{stream}"
+    );
     for c in report["checks"].as_array().unwrap() {
-        if c["points"] == 0 {
+        if c["points"] == 0 && c["name"] != "wordcount batches (stream log)" {
             assert_eq!(
                 c["passed"], true,
                 "built-in check failed on a healthy lab: {c}"
@@ -95,19 +155,8 @@ fn checks_follow_the_state_of_the_lab() {
         ],
         &[],
     );
-    let mut producer = Command::new(kcat)
-        .args(["-P", "-b", "localhost:11592", "-t", "Hello-Kafka", "-K:"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let stdin = producer.stdin.as_mut().unwrap();
-        for i in 0..10 {
-            writeln!(stdin, "{i}:{i}").unwrap();
-        }
-    }
-    assert!(producer.wait().unwrap().success());
+    let keyed: Vec<String> = (0..10).map(|i| format!("{i}:{i}")).collect();
+    produce(kcat, &keyed.iter().map(String::as_str).collect::<Vec<_>>());
     lab_ok(
         &[
             "exec",
@@ -134,9 +183,79 @@ fn checks_follow_the_state_of_the_lab() {
         ],
         &[],
     );
+    // Once the topic exists, the wordcount prints a batch header every interval.
+    eventually("the stream's first batch", || {
+        lab(
+            &["logs", "--name", "e2e-check", "hadoop-master", "stream"],
+            &[],
+        )
+        .stdout
+        .windows(6)
+        .any(|w| w == b"Time: ")
+    });
     let (ok, report) = check_json("e2e-check");
     assert!(ok, "{report}");
     assert_eq!(report["points"], report["total_points"]);
+    let topics = detail(&report, "topics (partitions, leaders, ISR)", "-");
+    assert!(topics.contains("Hello-Kafka 1p r1"), "{topics}");
+    let stream = detail(&report, "wordcount batches (stream log)", "hadoop-master");
+    assert!(stream.contains("batch(es)"), "{stream}");
+
+    // The sink and the stream stopped while messages arrive: no batch, and the sink's lag.
+    master_sh(
+        "e2e-check",
+        "kill $(jps | awk '/HdfsSink|StreamingWordCount/ {print $1}')",
+    );
+    eventually("the sink and the stream to stop", || {
+        let s = services(&status("e2e-check", &[]), "hadoop-master");
+        !s.contains(&"HdfsSink".to_owned()) && !s.contains(&"StreamingWordCount".to_owned())
+    });
+    let before = sink_lag(&check_json("e2e-check").1);
+    produce(
+        kcat,
+        &["a:late 1", "b:late 2", "c:late 3", "d:late 4", "e:late 5"],
+    );
+    let (ok, report) = check_json("e2e-check");
+    assert!(!ok);
+    let stream = result(&report, "wordcount batches (stream log)", "hadoop-master");
+    assert_eq!(stream["passed"], false, "{stream}");
+    assert!(
+        stream["detail"]
+            .as_str()
+            .unwrap()
+            .contains("stream is not running"),
+        "{stream}"
+    );
+    let after = sink_lag(&report);
+    assert_eq!(after, before + 5, "{report}");
+    let groups = detail(&report, "consumer groups (committed offsets, lag)", "-");
+    assert!(groups.contains("connect-hdfs-sink"), "{groups}");
+
+    // A topic deleted: the topics check no longer lists it.
+    lab_ok(
+        &[
+            "exec",
+            "--name",
+            "e2e-check",
+            "hadoop-master",
+            "--",
+            "kafka-topics.sh",
+            "--delete",
+            "--zookeeper",
+            "localhost:2181",
+            "--topic",
+            "Hello-Kafka",
+        ],
+        &[],
+    );
+    eventually("the topics check to see Hello-Kafka gone", || {
+        let (_, report) = check_json("e2e-check");
+        let topics = detail(&report, "topics (partitions, leaders, ISR)", "-");
+        !topics.contains("Hello-Kafka") && topics.contains("lab-check")
+    });
+    let (_, report) = check_json("e2e-check");
+    let lag = detail(&report, "sink lag (sink)", "hadoop-master");
+    assert!(lag.contains("Hello-Kafka: no such topic yet"), "{lag}");
 
     // Broken on purpose: the brokers stopped, the file gone.
     lab_ok(
@@ -173,7 +292,7 @@ fn checks_follow_the_state_of_the_lab() {
         jps["detail"]
             .as_str()
             .unwrap()
-            .contains("expected [Kafka, Kafka, Kafka, NameNode, QuorumPeerMain], jps shows [NameNode, QuorumPeerMain]"),
+            .contains("expected [HdfsSink, Kafka, Kafka, Kafka, NameNode, QuorumPeerMain, StreamingWordCount], jps shows [NameNode, QuorumPeerMain]"),
         "{jps}"
     );
     let file = result(
