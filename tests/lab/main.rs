@@ -11,7 +11,9 @@
 )]
 
 mod check;
+mod cluster;
 mod docker;
 mod process;
 mod spec_errors;
 mod support;
+mod transcript;
