@@ -19,6 +19,11 @@ use crate::spec::{self, CheckSpec, Kind, Spec};
 /// The topic the round-trip checks write to.
 const CHECK_TOPIC: &str = "lab-check";
 
+/// How long a consumer group may take to commit a partition it was assigned and that holds
+/// messages before the groups check calls it a failure (longer than the sink's default
+/// rotation and the stream's batch interval).
+const COMMIT_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
+
 /// `lab check`.
 pub(super) async fn check(
     lab: &LabArg,
@@ -295,7 +300,13 @@ impl<R: Runtime> Checker<'_, R> {
             "-",
             0,
             blocking(move || {
-                let groups = kafka::group_lags(addr, None)?;
+                let mut groups = kafka::group_lags(addr, None)?;
+                // A consumer commits after it processed (the sink after a file's RENAME, the
+                // stream after a batch): a partition uncommitted now may be committed soon.
+                if groups.iter().any(|g| !g.uncommitted.is_empty()) {
+                    std::thread::sleep(COMMIT_GRACE);
+                    groups = kafka::group_lags(addr, None)?;
+                }
                 let shown = if groups.is_empty() {
                     "no consumer groups".to_owned()
                 } else {

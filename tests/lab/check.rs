@@ -201,6 +201,7 @@ fn checks_follow_the_state_of_the_lab() {
     let stream = detail(&report, "wordcount batches (stream log)", "hadoop-master");
     assert!(stream.contains("batch(es)"), "{stream}");
 
+    let added = std::time::Instant::now();
     // The sink and the stream stopped while messages arrive: no batch, and the sink's lag.
     master_sh(
         "e2e-check",
@@ -248,14 +249,18 @@ fn checks_follow_the_state_of_the_lab() {
         ],
         &[],
     );
+    let mut report = serde_json::Value::Null;
     eventually("the topics check to see Hello-Kafka gone", || {
-        let (_, report) = check_json("e2e-check");
+        report = check_json("e2e-check").1;
         let topics = detail(&report, "topics (partitions, leaders, ISR)", "-");
         !topics.contains("Hello-Kafka") && topics.contains("lab-check")
     });
-    let (_, report) = check_json("e2e-check");
     let lag = detail(&report, "sink lag (sink)", "hadoop-master");
     assert!(lag.contains("Hello-Kafka: no such topic yet"), "{lag}");
+    eprintln!(
+        "e2e-check: the stopped sink/stream and deleted topic part took {:?}",
+        added.elapsed()
+    );
 
     // Broken on purpose: the brokers stopped, the file gone.
     lab_ok(
