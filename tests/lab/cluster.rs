@@ -56,6 +56,7 @@ fn replicated_topic_survives_the_leaders_node_stopping() {
     }
     ensure_labnode();
     let _guard = LabGuard::new(LAB, &[]);
+    let began = std::time::Instant::now();
     let offset = OFFSET.to_string();
     lab_ok(
         &[
@@ -142,6 +143,10 @@ fn replicated_topic_survives_the_leaders_node_stopping() {
             "no acknowledgement after stopping {container}"
         );
     }
+    eprintln!(
+        "first acknowledgement {:.1} s after stopping {container}",
+        start.elapsed().as_secs_f64()
+    );
     for _ in 0..10 {
         assert!(send(&mut acked), "the new leader keeps acknowledging");
     }
@@ -217,5 +222,9 @@ fn replicated_topic_survives_the_leaders_node_stopping() {
         down.status.success(),
         "{}",
         String::from_utf8_lossy(&down.stderr)
+    );
+    eprintln!(
+        "{LAB}: {:.1} s from up to down",
+        began.elapsed().as_secs_f64()
     );
 }

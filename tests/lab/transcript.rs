@@ -126,6 +126,7 @@ fn tp3_transcript() {
     }
     ensure_labnode();
     let _guard = LabGuard::new(LAB, &[]);
+    let began = std::time::Instant::now();
     let offset = OFFSET.to_string();
     lab_ok(
         &[
@@ -269,5 +270,9 @@ fn tp3_transcript() {
         down.status.success(),
         "{}",
         String::from_utf8_lossy(&down.stderr)
+    );
+    eprintln!(
+        "{LAB}: {:.1} s from up to down",
+        began.elapsed().as_secs_f64()
     );
 }
