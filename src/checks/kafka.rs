@@ -1,6 +1,6 @@
 //! Kafka checks through rdkafka, a client independent of our own: metadata, a produce/consume
-//! round trip through one broker, topics and their messages. Blocking calls, run on a
-//! blocking thread by the callers.
+//! round trip through one broker, topics and their messages, consumer groups and their lag.
+//! Blocking calls, run on a blocking thread by the callers.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -272,8 +272,8 @@ impl std::fmt::Display for GroupLag {
     }
 }
 
-/// Every consumer group the brokers know, with its lag; `only` narrows it to one group.
-pub(crate) fn group_lags(addr: SocketAddr, only: Option<&str>) -> Result<Vec<GroupLag>, String> {
+/// Every consumer group the brokers know, with its lag.
+pub(crate) fn group_lags(addr: SocketAddr) -> Result<Vec<GroupLag>, String> {
     let client: BaseConsumer = config(addr)
         .create()
         .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
@@ -281,7 +281,7 @@ pub(crate) fn group_lags(addr: SocketAddr, only: Option<&str>) -> Result<Vec<Gro
         .fetch_metadata(None, TIMEOUT)
         .map_err(|e| format!("Metadata from {addr}: {e}"))?;
     let groups = client
-        .fetch_group_list(only, TIMEOUT)
+        .fetch_group_list(None, TIMEOUT)
         .map_err(|e| format!("listing consumer groups via {addr}: {e}"))?;
     let mut out = Vec::new();
     for g in groups.groups() {

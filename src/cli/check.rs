@@ -300,12 +300,12 @@ impl<R: Runtime> Checker<'_, R> {
             "-",
             0,
             blocking(move || {
-                let mut groups = kafka::group_lags(addr, None)?;
+                let mut groups = kafka::group_lags(addr)?;
                 // A consumer commits after it processed (the sink after a file's RENAME, the
                 // stream after a batch): a partition uncommitted now may be committed soon.
                 if groups.iter().any(|g| !g.uncommitted.is_empty()) {
                     std::thread::sleep(COMMIT_GRACE);
-                    groups = kafka::group_lags(addr, None)?;
+                    groups = kafka::group_lags(addr)?;
                 }
                 let shown = if groups.is_empty() {
                     "no consumer groups".to_owned()
