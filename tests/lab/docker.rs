@@ -284,7 +284,12 @@ fn services_come_back_after_a_restart_and_up_again_changes_nothing() {
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(
         services(&status("e2e-restart", &[]), "hadoop-master"),
-        ["NameNode", "QuorumPeerMain"]
+        [
+            "HdfsSink",
+            "NameNode",
+            "QuorumPeerMain",
+            "StreamingWordCount"
+        ]
     );
     lab_ok(&["up", "--name", "e2e-restart", "--runtime", "docker"], &[]);
     assert_eq!(

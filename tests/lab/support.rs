@@ -133,9 +133,17 @@ pub fn services(status: &serde_json::Value, node: &str) -> Vec<String> {
 
 /// The services tp3.yaml runs on the master, as jps names them.
 pub fn tp3_master_services() -> Vec<String> {
-    ["Kafka", "Kafka", "Kafka", "NameNode", "QuorumPeerMain"]
-        .map(String::from)
-        .to_vec()
+    [
+        "HdfsSink",
+        "Kafka",
+        "Kafka",
+        "Kafka",
+        "NameNode",
+        "QuorumPeerMain",
+        "StreamingWordCount",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Polls `check` until it returns true; panics with `what` after a generous deadline.
