@@ -44,7 +44,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(multi_call_args(std::env::args_os()));
+    let cli = match Cli::try_parse_from(multi_call_args(std::env::args_os())) {
+        Ok(cli) => cli,
+        Err(usage) => {
+            let _ = usage.print();
+            return usage_exit_code(&usage);
+        }
+    };
     let result = match cli.command {
         Command::Node(c) => c.run(),
         Command::Kafka(c) => c.run(),
@@ -59,6 +65,16 @@ fn main() -> ExitCode {
             eprintln!("Error: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `--help` and `--version` succeed; a usage error exits 1, as Kafka's and ZooKeeper's scripts
+/// do (clap's own default is 2), so scripts written for Apache's tools see the same codes.
+fn usage_exit_code(usage: &clap::Error) -> ExitCode {
+    if usage.use_stderr() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
@@ -87,6 +103,14 @@ mod tests {
     fn a_tool_link_becomes_a_subcommand() {
         let args = multi_call_args(["/usr/local/kafka/bin/jps".into()].into_iter());
         assert_eq!(args, vec![OsString::from("labnode"), OsString::from("jps")]);
+    }
+
+    #[test]
+    fn usage_errors_exit_1_and_help_exits_0() {
+        let bad = Cli::try_parse_from(["labnode", "kafka-topics.sh", "--no-such-flag"]);
+        assert_eq!(usage_exit_code(&bad.unwrap_err()), ExitCode::FAILURE);
+        let help = Cli::try_parse_from(["labnode", "kafka-topics.sh", "--help"]);
+        assert_eq!(usage_exit_code(&help.unwrap_err()), ExitCode::SUCCESS);
     }
 
     #[test]
