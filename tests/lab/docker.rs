@@ -60,7 +60,10 @@ fn up_status_exec_down() {
             ("e2e-basic-hadoop-slave2".into(), "running".into()),
         ]
     );
-    assert_eq!(services(&st, "hadoop-master"), tp3_master_services());
+    // The sink and the stream have no probe: `up` may return just before init starts them.
+    eventually("every service of the master to run", || {
+        services(&status("e2e-basic", &[]), "hadoop-master") == tp3_master_services()
+    });
 
     // exec works, the hostname is the node name, and the static labnode resolves other nodes.
     let host = lab_ok(
@@ -184,7 +187,9 @@ fn two_labs_side_by_side() {
     for (name, zk) in [("e2e-side-a", "2281/tcp"), ("e2e-side-b", "2381/tcp")] {
         let st = status(name, &[]);
         assert!(node_states(&st).iter().all(|(_, s)| s == "running"), "{st}");
-        assert_eq!(services(&st, "hadoop-master"), tp3_master_services());
+        eventually("every service of the master to run", || {
+            services(&status(name, &[]), "hadoop-master") == tp3_master_services()
+        });
         let _ = zk;
     }
     // Each lab has its own network; the same node name resolves inside each.
@@ -292,8 +297,8 @@ fn services_come_back_after_a_restart_and_up_again_changes_nothing() {
         ]
     );
     lab_ok(&["up", "--name", "e2e-restart", "--runtime", "docker"], &[]);
-    assert_eq!(
-        services(&status("e2e-restart", &[]), "hadoop-master"),
-        tp3_master_services()
-    );
+    // The sink and the stream have no probe: `up` may return just before init starts them.
+    eventually("every service of the master to run again", || {
+        services(&status("e2e-restart", &[]), "hadoop-master") == tp3_master_services()
+    });
 }

@@ -31,7 +31,10 @@ fn the_tp3_lab_runs_as_local_processes() {
             .all(|n| n["state"] == "running" && n["runtime"] == "process"),
         "{st}"
     );
-    assert_eq!(services(&st, "hadoop-master"), tp3_master_services());
+    // The sink and the stream have no probe: `up` may return just before init starts them.
+    eventually("every service of the master to run", || {
+        services(&status("e2e-proc", &env), "hadoop-master") == tp3_master_services()
+    });
     assert_eq!(services(&st, "hadoop-slave1"), ["DataNode"]);
     assert_eq!(services(&st, "hadoop-slave2"), ["DataNode"]);
 
