@@ -18,19 +18,7 @@ pub(super) async fn handle(
         return crate::cluster::requests::delete_topics(session, &cluster, version, request).await;
     }
     let broker = &session.broker;
-    let asked: Vec<(Option<TopicName>, uuid::Uuid)> = if version >= 6 {
-        request
-            .topics
-            .into_iter()
-            .map(|t| (t.name, t.topic_id))
-            .collect()
-    } else {
-        request
-            .topic_names
-            .into_iter()
-            .map(|n| (Some(n), uuid::Uuid::nil()))
-            .collect()
-    };
+    let asked = asked_topics(version, request);
     let mut response = DeleteTopicsResponse::default();
     for (name, id) in asked {
         let mut r = DeletableTopicResult::default();
@@ -61,4 +49,25 @@ pub(super) async fn handle(
         response.responses.push(r);
     }
     response
+}
+
+/// The topics a DeleteTopics request names: by name before v6, by name or id from v6 (a nil id
+/// where only the name is known). Shared by the standalone and the cluster paths.
+pub(crate) fn asked_topics(
+    version: i16,
+    request: DeleteTopicsRequest,
+) -> Vec<(Option<TopicName>, uuid::Uuid)> {
+    if version >= 6 {
+        request
+            .topics
+            .into_iter()
+            .map(|t| (t.name, t.topic_id))
+            .collect()
+    } else {
+        request
+            .topic_names
+            .into_iter()
+            .map(|n| (Some(n), uuid::Uuid::nil()))
+            .collect()
+    }
 }

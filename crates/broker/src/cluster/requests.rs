@@ -625,19 +625,7 @@ pub(crate) async fn delete_topics(
 ) -> DeleteTopicsResponse {
     let broker = &session.broker;
     let timeout = Duration::from_millis(request.timeout_ms.clamp(0, 30_000).unsigned_abs().into());
-    let asked: Vec<(Option<TopicName>, uuid::Uuid)> = if version >= 6 {
-        request
-            .topics
-            .into_iter()
-            .map(|t| (t.name, t.topic_id))
-            .collect()
-    } else {
-        request
-            .topic_names
-            .into_iter()
-            .map(|n| (Some(n), uuid::Uuid::nil()))
-            .collect()
-    };
+    let asked = crate::api::delete_topics::asked_topics(version, request);
     let view = cluster.view();
     let mut response = DeleteTopicsResponse::default();
     let mut deleting = Vec::new();
