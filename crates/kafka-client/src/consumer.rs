@@ -201,7 +201,7 @@ impl Consumer {
     }
 
     /// Gives every assigned partition without a position one, per `auto_offset_reset`.
-    async fn resolve_positions(&mut self) -> Result<()> {
+    pub(crate) async fn resolve_positions(&mut self) -> Result<()> {
         let missing: Vec<TopicPartition> = self
             .positions
             .iter()

@@ -45,6 +45,11 @@ pub struct GroupConfig {
     pub metadata_max_age: Duration,
     /// Fetch settings (and `auto.offset.reset` for partitions without a committed offset).
     pub consumer: ConsumerConfig,
+    /// Commit where `auto.offset.reset` started each partition that had no committed offset, as
+    /// soon as it is assigned, as Kafka's ZooKeeper-era high-level consumer did: the group then
+    /// shows its position (lag 0, not "nothing committed"), and a restart resumes there rather
+    /// than resetting again past what was produced meanwhile.
+    pub commit_reset_positions: bool,
 }
 
 impl GroupConfig {
@@ -60,6 +65,7 @@ impl GroupConfig {
             auto_commit: Some(Duration::from_secs(5)),
             metadata_max_age: Duration::from_secs(5),
             consumer: ConsumerConfig::default(),
+            commit_reset_positions: false,
         }
     }
 }
@@ -603,7 +609,28 @@ impl GroupConsumer {
             rejoin.clone(),
         ));
         self.heartbeats = Some(Heartbeats { task, rejoin });
+        if self.config.commit_reset_positions {
+            self.commit_reset_positions().await;
+        }
         Ok(())
+    }
+
+    /// Commits the positions `auto.offset.reset` chose (before any record is returned from
+    /// them). Best effort: a failure is logged and the partition stays uncommitted until the
+    /// owner commits what it read.
+    async fn commit_reset_positions(&mut self) {
+        if let Err(e) = self.consumer.resolve_positions().await {
+            tracing::debug!(group = %self.config.group_id, "positions not resolved yet: {e}");
+        }
+        let reset: BTreeMap<TopicPartition, i64> = self
+            .consumer
+            .positions()
+            .into_iter()
+            .filter(|(tp, _)| !self.committed.contains_key(tp))
+            .collect();
+        if let Err(e) = self.commit_offsets(&reset).await {
+            tracing::debug!(group = %self.config.group_id, "committing reset positions: {e}");
+        }
     }
 }
 

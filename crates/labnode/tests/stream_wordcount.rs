@@ -792,6 +792,9 @@ fn a_topic_missing_at_start_is_awaited_then_read() {
         assert!(start.elapsed() < DEADLINE, "{}", job.stderr());
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Meanwhile its batches end on time and print empty, as Spark's do.
+    let waiting = wait_batches(&job, |b| b.len() >= 2);
+    assert!(waiting.iter().all(|b| b.pairs.is_empty()), "{waiting:#?}");
     let created = std::process::Command::new(support::labnode())
         .args([
             "kafka-topics.sh",

@@ -56,6 +56,8 @@ impl ConsumerSettings {
         // Commits wait for the poll under way: keep polls short.
         config.consumer.max_wait = Duration::from_millis(50);
         config.consumer.auto_offset_reset = self.reset;
+        // Spark's receiver (the ZooKeeper-era consumer) recorded where it started.
+        config.commit_reset_positions = true;
         config
     }
 }

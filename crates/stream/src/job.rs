@@ -138,13 +138,21 @@ pub async fn run(
         Some((url, user)) => Some(HdfsOutput::new(url, user.clone()).await?),
         None => None,
     };
-    let outputs = Outputs {
+    let mut outputs = Outputs {
         printed,
         topic,
         hdfs,
     };
-
-    if !wait_for_topics(&client, &config.topics, &cancel).await? {
+    let mut pipeline = Pipeline::new(clock, window, config.partitions, now_millis());
+    let mut waiting = Waiting {
+        pipeline: &mut pipeline,
+        outputs: &mut outputs,
+        stats: &stats,
+    };
+    if !waiting
+        .wait_for_topics(&client, &config.topics, &cancel)
+        .await?
+    {
         return Ok(());
     }
     // A few polls in flight per consumer: enough to keep them busy, bounded in memory.
@@ -184,11 +192,10 @@ pub async fn run(
     let (to_commit, written) = mpsc::unbounded_channel();
     let mut committer = tokio::spawn(run_committer(written, committers));
     let mut job = Running {
-        pipeline: Pipeline::new(clock, window, config.partitions, now_millis()),
+        pipeline,
         outputs,
         to_commit,
         arrivals,
-        stats: &stats,
     };
     let result = loop {
         let wait =
@@ -216,7 +223,14 @@ pub async fn run(
             }
             () = tokio::time::sleep(wait) => {}
         }
-        if let Err(e) = write_due_batches(&mut job).await {
+        if let Err(e) = write_due_batches(
+            &mut job.pipeline,
+            &mut job.outputs,
+            &stats,
+            Some(&job.to_commit),
+        )
+        .await
+        {
             break Err(e);
         }
     };
@@ -241,60 +255,86 @@ pub async fn run(
     result
 }
 
-/// Waits until every topic exists, so the group assigns its partitions. It never creates one, as
-/// the TP's receiver did not: the lab starts this job before the student's
-/// `kafka-topics.sh --create … Hello-Kafka`, which must still succeed. Returns false when
-/// cancelled first.
-async fn wait_for_topics(
-    client: &Client,
-    topics: &[String],
-    cancel: &CancellationToken,
-) -> Result<bool, Error> {
-    for topic in topics {
-        let mut said = false;
-        loop {
-            match client.topic(topic, false).await {
-                Ok(t) if !t.partitions.is_empty() => break,
-                Ok(_) | Err(kafka_client::Error::UnknownTopic(_)) => {}
-                Err(e) if e.is_retriable() => {}
-                Err(source) => {
-                    return Err(Error::Kafka {
-                        what: format!("look up topic {topic}"),
-                        source,
-                    });
-                }
-            }
-            if !said {
-                tracing::info!("waiting for topic {topic} to be created");
-                said = true;
-            }
-            client.invalidate(topic);
-            tokio::select! {
-                () = cancel.cancelled() => return Ok(false),
-                () = tokio::time::sleep(Duration::from_millis(500)) => {}
-            }
-        }
-    }
-    Ok(true)
+/// The job before its topics exist: batches still end on time and print empty, as Spark's
+/// receiver-based stream prints a header every interval whether or not its topic exists yet.
+struct Waiting<'a> {
+    pipeline: &'a mut Pipeline,
+    outputs: &'a mut Outputs,
+    stats: &'a JobStats,
 }
 
-/// Writes every batch that has ended, committing after each one.
-async fn write_due_batches(job: &mut Running<'_>) -> Result<(), Error> {
-    while let Some(output) = job.pipeline.poll_output(now_millis()) {
-        job.outputs.write(&output).await?;
+impl Waiting<'_> {
+    /// Waits until every topic exists, so the group assigns its partitions, writing the empty
+    /// batches that end meanwhile. It never creates a topic, as the TP's receiver did not: the
+    /// lab starts this job before the student's `kafka-topics.sh --create … Hello-Kafka`, which
+    /// must still succeed. Returns false when cancelled first.
+    async fn wait_for_topics(
+        &mut self,
+        client: &Client,
+        topics: &[String],
+        cancel: &CancellationToken,
+    ) -> Result<bool, Error> {
+        for topic in topics {
+            let mut said = false;
+            loop {
+                match client.topic(topic, false).await {
+                    Ok(t) if !t.partitions.is_empty() => break,
+                    Ok(_) | Err(kafka_client::Error::UnknownTopic(_)) => {}
+                    Err(e) if e.is_retriable() => {}
+                    Err(source) => {
+                        return Err(Error::Kafka {
+                            what: format!("look up topic {topic}"),
+                            source,
+                        });
+                    }
+                }
+                if !said {
+                    tracing::info!("waiting for topic {topic} to be created");
+                    said = true;
+                }
+                client.invalidate(topic);
+                let next_look = now_millis() + TOPIC_LOOKUP_MS;
+                while now_millis() < next_look {
+                    let until = self.pipeline.next_batch_end().min(next_look);
+                    let wait = Duration::from_millis(until.saturating_sub(now_millis()));
+                    tokio::select! {
+                        () = cancel.cancelled() => return Ok(false),
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                    write_due_batches(self.pipeline, self.outputs, self.stats, None).await?;
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// How often a missing topic is looked up again.
+const TOPIC_LOOKUP_MS: Millis = 500;
+
+/// Writes every batch that has ended, then hands its offsets to the committer (none before the
+/// consumers run).
+async fn write_due_batches(
+    pipeline: &mut Pipeline,
+    outputs: &mut Outputs,
+    stats: &JobStats,
+    to_commit: Option<&mpsc::UnboundedSender<Written>>,
+) -> Result<(), Error> {
+    while let Some(output) = pipeline.poll_output(now_millis()) {
+        outputs.write(&output).await?;
         let words: u64 = output.counts.iter().map(|(_, n)| n).sum();
-        job.stats.words.fetch_add(words, Ordering::Relaxed);
-        job.stats.batches.fetch_add(1, Ordering::Relaxed);
+        stats.words.fetch_add(words, Ordering::Relaxed);
+        stats.batches.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(
             time = output.time,
             words,
             delay_ms = now_millis().saturating_sub(output.time),
             "batch written"
         );
-        let offsets = job.pipeline.output_written(output.ticket);
-        if !offsets.is_empty() {
+        let offsets = pipeline.output_written(output.ticket);
+        if let (false, Some(to_commit)) = (offsets.is_empty(), to_commit) {
             // The committer only stops on a fatal error, which the job's loop reports.
-            let _ = job.to_commit.send(Written {
+            let _ = to_commit.send(Written {
                 time: output.time,
                 offsets,
             });
@@ -314,14 +354,13 @@ fn take(pipeline: &mut Pipeline, stats: &JobStats, arrival: &Arrival) {
 }
 
 /// What the loop of a running job works with.
-struct Running<'a> {
+struct Running {
     pipeline: Pipeline,
     outputs: Outputs,
     /// Where written batches' offsets go to be committed.
     to_commit: mpsc::UnboundedSender<Written>,
     /// What the consumers read.
     arrivals: mpsc::Receiver<Arrival>,
-    stats: &'a JobStats,
 }
 
 /// Runs the job on stdout until Ctrl-C or SIGTERM (what `labnode` and `spark-submit` do).
