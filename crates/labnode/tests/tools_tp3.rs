@@ -493,7 +493,7 @@ fn delete_topics() {
     let h = home.path();
     std::fs::create_dir_all(h.join("config")).unwrap();
     support::write_broker_config(&h.join("config"), port, "");
-    for topic in ["One", "Two"] {
+    for topic in ["One", "Two", "Tmp-a", "Tmp-b"] {
         ok(tool(
             h,
             &[
@@ -511,6 +511,44 @@ fn delete_topics() {
             "",
         ));
     }
+    // --topic is a regular expression over whole names, as in Kafka.
+    let prefix_only = tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--describe",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Tmp",
+        ],
+        "",
+    );
+    assert_eq!(
+        text(&prefix_only.stdout),
+        "Error while executing topic command : Topic 'Tmp' does not exist as expected\n"
+    );
+    ok(tool(
+        h,
+        &[
+            "kafka-topics.sh",
+            "--delete",
+            "--bootstrap-server",
+            &b,
+            "--topic",
+            "Tmp-.*",
+        ],
+        "",
+    ));
+    let list = ok(tool(
+        h,
+        &["kafka-topics.sh", "--list", "--bootstrap-server", &b],
+        "",
+    ));
+    assert!(
+        !list.contains("Tmp-") && list.lines().any(|l| l == "One"),
+        "{list}"
+    );
     let deleted = ok(tool(
         h,
         &[

@@ -281,14 +281,24 @@ fn parse_replica_assignment(text: &str) -> Result<Vec<Vec<i32>>, TopicError> {
     Ok(out)
 }
 
-/// The topics --list and --describe show: all (sorted), or the one named by --topic.
+/// The topics --list, --describe, --delete and --alter act on: all (sorted), or those --topic
+/// names. As in Kafka, --topic is a regular expression matching whole names (`Hello-.*`), so a
+/// plain name matches itself.
 async fn topic_names(admin: &Admin, args: &Args) -> Result<Vec<String>, TopicError> {
+    let wanted = match args.topic.as_deref() {
+        Some(t) => Some(regex::Regex::new(&format!("^(?:{t})$")).map_err(|e| {
+            TopicError::illegal(format!(
+                "--topic {t} is not a valid regular expression: {e}"
+            ))
+        })?),
+        None => None,
+    };
     let metadata = admin.metadata().await?;
     Ok(metadata
         .topics
         .values()
         .filter(|t| !(args.exclude_internal && t.is_internal))
-        .filter(|t| args.topic.as_deref().is_none_or(|want| t.name == want))
+        .filter(|t| wanted.as_ref().is_none_or(|w| w.is_match(&t.name)))
         .map(|t| t.name.clone())
         .collect())
 }
