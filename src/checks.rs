@@ -5,6 +5,7 @@
 pub(crate) mod kafka;
 pub(crate) mod report;
 pub(crate) mod wordcount;
+pub(crate) mod zookeeper;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -71,12 +72,12 @@ fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
     Ok(stream)
 }
 
-fn read_all(mut stream: TcpStream, limit: usize) -> Result<Vec<u8>, String> {
+fn read_all(mut stream: TcpStream, addr: SocketAddr, limit: usize) -> Result<Vec<u8>, String> {
     let mut buf = Vec::new();
     (&mut stream)
         .take(limit as u64)
         .read_to_end(&mut buf)
-        .map_err(|e| format!("read: {e}"))?;
+        .map_err(|e| format!("read from {addr}: {e}"))?;
     Ok(buf)
 }
 
@@ -84,8 +85,8 @@ fn ruok(addr: SocketAddr) -> Result<(), String> {
     let mut stream = connect(addr)?;
     stream
         .write_all(b"ruok")
-        .map_err(|e| format!("write: {e}"))?;
-    let answer = read_all(stream, 64)?;
+        .map_err(|e| format!("write to {addr}: {e}"))?;
+    let answer = read_all(stream, addr, 64)?;
     if answer == b"imok" {
         Ok(())
     } else {
@@ -106,8 +107,8 @@ pub(crate) fn http_body(addr: SocketAddr, path: &str) -> Result<String, String> 
     let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream
         .write_all(request.as_bytes())
-        .map_err(|e| format!("write: {e}"))?;
-    let answer = read_all(stream, 1 << 20)?;
+        .map_err(|e| format!("write to {addr}: {e}"))?;
+    let answer = read_all(stream, addr, 1 << 20)?;
     let text = String::from_utf8_lossy(&answer);
     let status = text.lines().next().unwrap_or_default();
     match status.split_whitespace().nth(1) {

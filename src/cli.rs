@@ -52,9 +52,10 @@ enum Command {
 struct CheckArgs {
     #[command(flatten)]
     lab: LabArg,
-    /// The lab spec (its declarative checks and what each node should run).
-    #[arg(short = 'f', long = "file", default_value = "labs/tp3.yaml")]
-    spec: PathBuf,
+    /// The lab spec (its declarative checks and what each node should run); by default the
+    /// spec each lab was brought up from.
+    #[arg(short = 'f', long = "file")]
+    spec: Option<PathBuf>,
     /// Every lab on this host, in one report.
     #[arg(long)]
     all: bool,
@@ -91,7 +92,7 @@ struct UpArgs {
     #[command(flatten)]
     lab: LabArg,
     /// The lab spec.
-    #[arg(short = 'f', long = "file", default_value = "labs/tp3.yaml")]
+    #[arg(short = 'f', long = "file", default_value = DEFAULT_SPEC)]
     spec: PathBuf,
     /// Added to every published host port (default: 0 for `tp3`, the first free hundred otherwise).
     #[arg(long)]
@@ -157,7 +158,7 @@ struct LogsArgs {
 #[derive(Debug, Args)]
 struct RenderArgs {
     /// The lab spec.
-    #[arg(short = 'f', long = "file", default_value = "labs/tp3.yaml")]
+    #[arg(short = 'f', long = "file", default_value = DEFAULT_SPEC)]
     spec: PathBuf,
     /// The lab name.
     #[arg(long)]
@@ -197,10 +198,20 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Render(a) => render(&a),
         Command::Build => build().await,
         Command::Check(a) => {
-            check::check(&a.lab, &a.spec, a.all, a.format, a.output.as_ref()).await
+            check::check(
+                &a.lab,
+                a.spec.as_deref(),
+                a.all,
+                a.format,
+                a.output.as_ref(),
+            )
+            .await
         }
     }
 }
+
+/// The spec `lab up`, `lab render` and `lab check` read when not told otherwise.
+const DEFAULT_SPEC: &str = "labs/tp3.yaml";
 
 /// The lab name a command is about.
 fn lab_name(arg: &LabArg) -> String {

@@ -45,6 +45,10 @@ pub(crate) struct Plan {
     pub(crate) nodes: Vec<NodePlan>,
     /// A digest of everything above: objects carry it, so a changed spec is noticed.
     pub(crate) hash: String,
+    /// The spec file it came from, recorded on the lab's objects so that `lab check` (and
+    /// `--all` across labs of different specs) checks each lab against its own spec.
+    #[serde(skip)]
+    pub(crate) spec_file: PathBuf,
 }
 
 /// One node, resolved.
@@ -224,6 +228,7 @@ pub(crate) fn build(
         volumes: spec.volumes.clone(),
         nodes,
         hash: String::new(),
+        spec_file: PathBuf::new(),
     };
     let digest = Sha256::digest(serde_json::to_vec(&plan).unwrap_or_default());
     plan.hash = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();

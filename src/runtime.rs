@@ -23,6 +23,8 @@ pub(crate) mod labels {
     pub(crate) const HASH: &str = "lab.spec-hash";
     /// The host port offset the lab was brought up with (reused by the next `lab up`).
     pub(crate) const OFFSET: &str = "lab.port-offset";
+    /// The spec file the lab was brought up from (what `lab check` checks it against).
+    pub(crate) const SPEC: &str = "lab.spec";
 }
 
 /// A node as a runtime sees it.
@@ -38,6 +40,8 @@ pub(crate) struct NodeState {
     pub(crate) hash: String,
     /// The host port offset it was created with.
     pub(crate) port_offset: u16,
+    /// The spec file it was created from, when recorded.
+    pub(crate) spec: Option<std::path::PathBuf>,
     /// `running`, `exited`, `created`, …
     pub(crate) state: String,
     /// Its address on the lab network, when running.

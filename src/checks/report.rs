@@ -37,14 +37,25 @@ fn table(results: &[CheckResult]) -> String {
         .map(|r| r.lab.as_str())
         .collect::<std::collections::BTreeSet<_>>();
     let with_lab = labs.len() > 1;
-    let _ = writeln!(
-        out,
-        "{}{:<44} {:<16} {:<6} {:>7}  DETAIL",
+    let width = |column: &dyn Fn(&CheckResult) -> usize, title: &str| {
+        results.iter().map(column).fold(title.len(), usize::max)
+    };
+    let (lab_w, check_w, node_w) = (
+        width(&|r| r.lab.chars().count(), "LAB"),
+        width(&|r| r.name.chars().count(), "CHECK"),
+        width(&|r| r.node.chars().count(), "NODE"),
+    );
+    let lab_cell = |lab: &str| {
         if with_lab {
-            format!("{:<12} ", "LAB")
+            format!("{lab:<lab_w$}  ")
         } else {
             String::new()
-        },
+        }
+    };
+    let _ = writeln!(
+        out,
+        "{}{:<check_w$}  {:<node_w$}  {:<6} {:>7}  DETAIL",
+        lab_cell("LAB"),
         "CHECK",
         "NODE",
         "RESULT",
@@ -53,12 +64,8 @@ fn table(results: &[CheckResult]) -> String {
     for r in results {
         let _ = writeln!(
             out,
-            "{}{:<44} {:<16} {:<6} {:>6}ms  {}",
-            if with_lab {
-                format!("{:<12} ", r.lab)
-            } else {
-                String::new()
-            },
+            "{}{:<check_w$}  {:<node_w$}  {:<6} {:>5}ms  {}",
+            lab_cell(&r.lab),
             r.name,
             r.node,
             if r.passed { "pass" } else { "FAIL" },
@@ -185,6 +192,25 @@ mod tests {
         let t = render(&results(), Format::Table);
         assert!(t.lines().last().unwrap() == "1 passed, 1 failed", "{t}");
         assert!(t.contains("FAIL"), "{t}");
+    }
+
+    #[test]
+    fn the_table_columns_fit_the_longest_name() {
+        let mut r = results();
+        r[0].name = "namenode (GET /webhdfs/v1/?op=GETFILESTATUS&user.name=root on 50070)".into();
+        let t = render(&r, Format::Table);
+        let column = |line: &str, word: &str| line.find(word).map(|i| line[..i].chars().count());
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            column(lines[1], " pass "),
+            column(lines[2], " FAIL "),
+            "{t}"
+        );
+        assert_eq!(
+            column(lines[0], " RESULT"),
+            column(lines[1], " pass "),
+            "{t}"
+        );
     }
 
     #[test]

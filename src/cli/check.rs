@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use super::{LabArg, Runtimes, nodes, runtimes, templates_dir};
+use super::{DEFAULT_SPEC, LabArg, Runtimes, lab_name, nodes, runtimes, templates_dir};
 use crate::checks::report::{self, Format};
-use crate::checks::{self, CheckResult, kafka, wordcount};
+use crate::checks::{self, CheckResult, kafka, wordcount, zookeeper};
 use crate::plan::{self, Flavor, NodePlan, Plan};
 use crate::runtime::{Io, NodeState, Runtime};
 use crate::spec::{self, CheckSpec, Kind, Spec};
@@ -27,25 +27,27 @@ const COMMIT_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
 /// `lab check`.
 pub(super) async fn check(
     lab: &LabArg,
-    spec_path: &Path,
+    spec_path: Option<&Path>,
     all: bool,
     format: Format,
     output: Option<&PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let spec = spec::load(spec_path)?;
-    let templates = templates_dir(spec_path);
     let mut results = Vec::new();
     let mut found = false;
     for rt in runtimes(lab).await? {
         let labs: Vec<String> = match (&rt, all) {
-            (_, false) => vec![lab.name.clone().unwrap_or_else(|| spec.name.clone())],
+            (_, false) => vec![match (&lab.name, spec_path) {
+                (Some(name), _) => name.clone(),
+                (None, Some(path)) => spec::load(path)?.name,
+                (None, None) => lab_name(lab),
+            }],
             (Runtimes::Docker(d), true) => lab_names(d.list(None).await?),
             (Runtimes::Process(p), true) => lab_names(p.list(None).await?),
         };
         for name in labs {
             let ran = match &rt {
-                Runtimes::Docker(d) => run_lab(d, &spec, &templates, &name).await?,
-                Runtimes::Process(p) => run_lab(p, &spec, &templates, &name).await?,
+                Runtimes::Docker(d) => run_lab(d, spec_path, &name).await?,
+                Runtimes::Process(p) => run_lab(p, spec_path, &name).await?,
             };
             if let Some(r) = ran {
                 found = true;
@@ -79,35 +81,43 @@ pub(super) async fn check(
 
 fn lab_names(states: Vec<NodeState>) -> Vec<String> {
     let mut names: Vec<String> = states.into_iter().map(|s| s.lab).collect();
+    names.sort();
     names.dedup();
     names
 }
 
-/// Runs every check of one lab in one runtime; `None` when the lab is not there.
+/// Runs every check of one lab in one runtime; `None` when the lab is not there. The spec is
+/// `spec_path` when given, else the one the lab was brought up from (if it is still there),
+/// else the default.
 async fn run_lab<R: Runtime>(
     rt: &R,
-    spec: &Spec,
-    templates: &Path,
+    spec_path: Option<&Path>,
     lab: &str,
 ) -> anyhow::Result<Option<Vec<CheckResult>>> {
     let states = rt.list(Some(lab)).await?;
     let Some(first) = states.first() else {
         return Ok(None);
     };
+    let spec_path = spec_path
+        .map(Path::to_owned)
+        .or_else(|| first.spec.clone().filter(|p| p.is_file()))
+        .unwrap_or_else(|| DEFAULT_SPEC.into());
+    let spec = spec::load(&spec_path)?;
+    let templates = templates_dir(&spec_path);
     let flavor = match rt.name() {
         "docker" => Flavor::Docker,
         _ => Flavor::Process {
             base_dir: crate::runtime::process::ProcessRuntime::new()?.lab_dir(lab),
         },
     };
-    let plan = plan::build(spec, templates, lab, &flavor, first.port_offset)?;
+    let plan = plan::build(&spec, &templates, lab, &flavor, first.port_offset)?;
     let checker = Checker {
         rt,
         plan: &plan,
         states: &states,
         results: Vec::new(),
     };
-    Ok(Some(checker.run(spec).await))
+    Ok(Some(checker.run(&spec).await))
 }
 
 /// What the jps report of a node must show for its services.
@@ -168,11 +178,11 @@ impl<R: Runtime> Checker<'_, R> {
         self.states.iter().find(|s| s.node == node)
     }
 
-    /// Where the host reaches a broker service (its probe port).
-    fn broker_endpoints(&self) -> Vec<(String, String, Option<std::net::SocketAddr>)> {
+    /// Where the host reaches each service of a kind (its probe port): node, service, address.
+    fn endpoints(&self, kind: Kind) -> Vec<(String, String, Option<SocketAddr>)> {
         let mut out = Vec::new();
         for node in &self.plan.nodes {
-            for s in node.services.iter().filter(|s| s.kind == Kind::Broker) {
+            for s in node.services.iter().filter(|s| s.kind == kind) {
                 let addr = s.probe.as_ref().and_then(|p| {
                     let state = self.state(&node.name)?;
                     self.rt.endpoint(state, node, p.port())
@@ -238,7 +248,7 @@ impl<R: Runtime> Checker<'_, R> {
                 .await;
             }
         }
-        let brokers = self.broker_endpoints();
+        let brokers = self.endpoints(Kind::Broker);
         if let Some((node, _, Some(addr))) = brokers.first().cloned() {
             let want = brokers.len();
             self.record(
@@ -259,6 +269,13 @@ impl<R: Runtime> Checker<'_, R> {
             )
             .await;
         }
+        let coordinator = self.endpoints(Kind::Coordinator).into_iter().next();
+        if let (Some((node, _, addr)), false) = (coordinator, brokers.is_empty()) {
+            self.record("controller elected (ZooKeeper)".into(), &node, 0, async {
+                zookeeper::controller(addr.ok_or("no host address for the coordinator")?).await
+            })
+            .await;
+        }
         for (node, service, addr) in brokers {
             self.record(
                 format!("produce/consume via {service}"),
@@ -270,7 +287,10 @@ impl<R: Runtime> Checker<'_, R> {
             )
             .await;
         }
-        let bootstrap = self.broker_endpoints().into_iter().find_map(|(_, _, a)| a);
+        let bootstrap = self
+            .endpoints(Kind::Broker)
+            .into_iter()
+            .find_map(|(_, _, a)| a);
         if let Some(addr) = bootstrap {
             self.kafka_state(addr).await;
         }
@@ -402,13 +422,9 @@ impl<R: Runtime> Checker<'_, R> {
             .flat_map(|n| &n.services)
             .filter(|s| s.kind == Kind::Datanode)
             .count();
-        let namenode = self.plan.nodes.iter().find_map(|n| {
-            let s = n.services.iter().find(|s| s.kind == Kind::Namenode)?;
-            let port = s.probe.as_ref()?.port();
-            let addr = self.rt.endpoint(self.state(&n.name)?, n, port);
-            Some((n.name.clone(), addr))
-        });
-        let Some((node, addr)) = namenode else { return };
+        let Some((node, _, addr)) = self.endpoints(Kind::Namenode).into_iter().next() else {
+            return;
+        };
         self.record(
             "HDFS health (live datanodes, safe mode)".into(),
             &node,

@@ -26,7 +26,6 @@ pub(super) async fn up(
 ) -> anyhow::Result<ExitCode> {
     let spec = spec::load(spec_path)?;
     let name = lab.name.clone().unwrap_or_else(|| spec.name.clone());
-    let templates = templates_dir(spec_path);
     let progress = Progress::new();
     let deadline = Duration::from_secs(timeout);
     let plan = match lab.runtime.unwrap_or(RuntimeKind::Docker) {
@@ -35,7 +34,7 @@ pub(super) async fn up(
             let plan = up_on(
                 &docker,
                 &spec,
-                &templates,
+                spec_path,
                 &name,
                 &Flavor::Docker,
                 port_offset,
@@ -54,7 +53,7 @@ pub(super) async fn up(
             let plan = up_on(
                 &process,
                 &spec,
-                &templates,
+                spec_path,
                 &name,
                 &flavor,
                 port_offset,
@@ -87,7 +86,7 @@ enum Action {
 async fn up_on<R: Runtime>(
     rt: &R,
     spec: &Spec,
-    templates: &Path,
+    spec_path: &Path,
     lab: &str,
     flavor: &Flavor,
     port_offset: Option<u16>,
@@ -102,7 +101,8 @@ async fn up_on<R: Runtime>(
         (None, None) if lab == DEFAULT_LAB => 0,
         (None, None) => free_offset(rt, spec).await?,
     };
-    let mut plan = plan::build(spec, templates, lab, flavor, offset)?;
+    let mut plan = plan::build(spec, &templates_dir(spec_path), lab, flavor, offset)?;
+    plan.spec_file = std::fs::canonicalize(spec_path).unwrap_or_else(|_| spec_path.to_owned());
     let revision = rt.revision().await?;
     if !revision.is_empty() {
         plan.hash = format!("{}-{revision}", plan.hash);

@@ -227,6 +227,10 @@ impl Runtime for DockerRuntime {
             (labels::NODE.to_owned(), node.name.clone()),
             (labels::HASH.to_owned(), plan.hash.clone()),
             (labels::OFFSET.to_owned(), plan.port_offset.to_string()),
+            (
+                labels::SPEC.to_owned(),
+                plan.spec_file.display().to_string(),
+            ),
         ]);
         let mut binds = Vec::new();
         for dir in &plan.volumes {
@@ -467,6 +471,10 @@ impl Runtime for DockerRuntime {
                 .get(labels::OFFSET)
                 .and_then(|o| o.parse().ok())
                 .unwrap_or(0),
+            spec: labels
+                .get(labels::SPEC)
+                .filter(|s| !s.is_empty())
+                .map(Into::into),
             state,
             address,
             ports,

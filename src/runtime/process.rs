@@ -35,6 +35,9 @@ struct Meta {
     object: String,
     hash: String,
     port_offset: u16,
+    /// The spec file (absent in labs brought up by older versions).
+    #[serde(default)]
+    spec: Option<PathBuf>,
     root: PathBuf,
     /// Node port → where it listens.
     ports: BTreeMap<u16, u16>,
@@ -177,6 +180,7 @@ impl Runtime for ProcessRuntime {
             object: node.object.clone(),
             hash: plan.hash.clone(),
             port_offset: plan.port_offset,
+            spec: Some(plan.spec_file.clone()).filter(|p| !p.as_os_str().is_empty()),
             root: root.clone(),
             ports: node.ports.iter().map(|p| (p.port, p.lab_port)).collect(),
             published: node
@@ -266,6 +270,7 @@ impl Runtime for ProcessRuntime {
             node: meta.node.clone(),
             hash: meta.hash.clone(),
             port_offset: meta.port_offset,
+            spec: meta.spec.clone(),
             state: if running { "running" } else { "exited" }.to_owned(),
             address: running.then(|| "127.0.0.1".to_owned()),
             ports: meta.published.clone(),
