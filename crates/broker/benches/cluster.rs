@@ -176,9 +176,14 @@ async fn failover(servers: &str, brokers: &mut [BrokerChild], clean: bool) -> Du
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", "0")
-        // Short client backoffs. librdkafka still re-queries the leader of a partition whose
-        // broker is down only on its 1 s topic scan: up to 1 s of each figure is the client's
-        // (seen in its debug log: the cluster had the new leader ~0.3 s after the loss).
+        // Short client backoffs. librdkafka re-queries the leader of a partition whose broker
+        // is down only on its 1 s topic scan, and when one answer both drops the lost broker
+        // and names the new leader it may park the partition until the next scan (its debug
+        // log: "Reverting from preferred replica 2 to leader -1"): up to 2 s of each figure
+        // were the client's while the cluster had the new leader ~20 ms after the session
+        // expired. A periodic refresh every 200 ms stands in for what the Java client does
+        // (it asks for metadata again after each failed connection to the leader).
+        .set("topic.metadata.refresh.interval.ms", "200")
         .set("retry.backoff.ms", "50")
         .set("retry.backoff.max.ms", "200")
         .set("reconnect.backoff.max.ms", "200")
