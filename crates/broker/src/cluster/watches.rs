@@ -155,3 +155,83 @@ fn absent_as_none<T>(r: Result<T, zk::Error>) -> Result<Option<T>, zk::Error> {
         Err(e) => Err(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cluster::session::persistent;
+
+    /// A coordinator on a free port (stopped when the token drops) and a client of it.
+    async fn server(dir: &std::path::Path) -> (zk::Client, tokio_util::sync::DropGuard) {
+        let config = coordinator::Config::parse(&format!(
+            "tickTime=500\ndataDir={}\nclientPort=0\nclientPortAddress=127.0.0.1\n",
+            dir.display()
+        ))
+        .unwrap();
+        let server = coordinator::Server::bind(config).await.unwrap();
+        let addr = server.local_addr().unwrap();
+        let stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(server.run(stop.clone()));
+        let client = zk::Client::connect(&addr.to_string()).await.unwrap();
+        (client, stop.drop_guard())
+    }
+
+    /// Waits for the wake-up (bounded, so a missing one fails instead of hanging).
+    async fn woken(watches: &Watches) {
+        tokio::time::timeout(Duration::from_secs(10), watches.changed())
+            .await
+            .expect("a fired watch wakes the loop");
+    }
+
+    /// How many watches are pending.
+    fn pending(watches: &Watches) -> usize {
+        watches.shared.armed().len()
+    }
+
+    #[tokio::test]
+    async fn a_change_to_a_read_znode_wakes_the_loop_once_per_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (client, _stop) = server(dir.path()).await;
+        let other = client.clone();
+        let watches = Watches::default();
+        other.create("/a", b"1", &persistent()).await.unwrap();
+        assert_eq!(
+            watches.data(&client, "/a").await.unwrap(),
+            Some(b"1".to_vec())
+        );
+        // A second read while the watch is pending leaves no second waiter.
+        assert_eq!(
+            watches.data(&client, "/a").await.unwrap(),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(pending(&watches), 1);
+        other.set_data("/a", b"2", None).await.unwrap();
+        woken(&watches).await;
+        assert_eq!(pending(&watches), 0, "fired: the next read arms it again");
+        other.set_data("/a", b"3", None).await.unwrap();
+        // Read again, it is watched again, deletion included.
+        assert_eq!(
+            watches.data(&client, "/a").await.unwrap(),
+            Some(b"3".to_vec())
+        );
+        other.delete("/a", None).await.unwrap();
+        woken(&watches).await;
+    }
+
+    #[tokio::test]
+    async fn an_absent_znode_wakes_the_loop_when_created_and_children_when_they_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let (client, _stop) = server(dir.path()).await;
+        let watches = Watches::default();
+        assert_eq!(watches.data(&client, "/late").await.unwrap(), None);
+        assert_eq!(pending(&watches), 1, "watched for its creation");
+        client.create("/late", b"x", &persistent()).await.unwrap();
+        woken(&watches).await;
+        assert!(watches.children(&client, "/late").await.unwrap().is_empty());
+        client.create("/late/c", b"", &persistent()).await.unwrap();
+        woken(&watches).await;
+        assert_eq!(watches.children(&client, "/late").await.unwrap(), vec!["c"]);
+    }
+}
