@@ -15,6 +15,10 @@
 //!
 //! The bench re-runs itself as each broker child (`CLUSTER_BENCH_BROKER=<config>`), so a child
 //! can be killed with SIGKILL like a real broker.
+//!
+//! With `CLUSTER_BENCH_KEEP=1` the work directory (brokers' and ZooKeeper's logs) is kept, each
+//! kill's wall-clock time is printed and the failover producer's librdkafka debug log goes to
+//! stderr, so the time from a kill to the first acknowledgement can be taken apart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -24,14 +28,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 
 /// Env var that turns this executable into a broker child.
 const CHILD: &str = "CLUSTER_BENCH_BROKER";
+/// Env var that keeps the work directory and logs what the failover producer does.
+const KEEP: &str = "CLUSTER_BENCH_KEEP";
 const SESSION_TIMEOUT_MS: u64 = 2000;
 const MESSAGES: usize = 200_000;
 const SIZE: usize = 100;
@@ -84,7 +91,35 @@ fn main() {
     });
     drop(brokers);
     drop(zk);
-    let _ = std::fs::remove_dir_all(&work);
+    if diagnosing() {
+        eprintln!("work directory kept: {}", work.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+}
+
+/// True when [`KEEP`] asks for the logs.
+fn diagnosing() -> bool {
+    std::env::var_os(KEEP).is_some()
+}
+
+/// Milliseconds since the Unix epoch, to line the client's events up with the servers' logs.
+fn wall_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
+
+/// Prints librdkafka's log lines with a wall-clock time in diagnosis (else drops them, as the
+/// default context does without a logger).
+struct Stamped;
+
+impl ClientContext for Stamped {
+    fn log(&self, _level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        if diagnosing() {
+            eprintln!("{} rdkafka {fac}: {log_message}", wall_ms());
+        }
+    }
 }
 
 /// Produces [`MESSAGES`] to `topic` with `acks`; returns messages per second.
@@ -130,19 +165,30 @@ async fn throughput(servers: &str, topic: &str, acks: &str) -> f64 {
 /// message at a time; returns the time from the kill to the first acknowledgement of a message
 /// sent after it, then restarts the broker and waits for the full ISR.
 async fn failover(servers: &str, brokers: &mut [BrokerChild], clean: bool) -> Duration {
-    let producer: FutureProducer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    if diagnosing() {
+        config
+            .set("debug", "broker,topic,metadata,msg,eos")
+            .set_log_level(RDKafkaLogLevel::Debug);
+    }
+    let producer: FutureProducer<Stamped> = config
         .set("bootstrap.servers", servers)
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("linger.ms", "0")
-        // Short client backoffs. librdkafka still re-queries the leader of a partition whose
-        // broker is down only on its 1 s topic scan: up to 1 s of each figure is the client's
-        // (seen in its debug log: the cluster had the new leader ~0.3 s after the loss).
+        // Short client backoffs. librdkafka re-queries the leader of a partition whose broker
+        // is down only on its 1 s topic scan, and when one answer both drops the lost broker
+        // and names the new leader it may park the partition until the next scan (its debug
+        // log: "Reverting from preferred replica 2 to leader -1"): up to 2 s of each figure
+        // were the client's while the cluster had the new leader ~20 ms after the session
+        // expired. A periodic refresh every 200 ms stands in for what the Java client does
+        // (it asks for metadata again after each failed connection to the leader).
+        .set("topic.metadata.refresh.interval.ms", "200")
         .set("retry.backoff.ms", "50")
         .set("retry.backoff.max.ms", "200")
         .set("reconnect.backoff.max.ms", "200")
         .set("message.timeout.ms", "60000")
-        .create()
+        .create_with_context(Stamped)
         .expect("producer");
     let send = |i: usize| {
         let producer = producer.clone();
@@ -170,6 +216,12 @@ async fn failover(servers: &str, brokers: &mut [BrokerChild], clean: bool) -> Du
         .find(|b| b.id == leader)
         .expect("the leader's process");
     let killed = Instant::now();
+    if diagnosing() {
+        eprintln!(
+            "{} bench: stopping broker {leader} (clean: {clean})",
+            wall_ms()
+        );
+    }
     if clean {
         victim.stop();
     } else {
@@ -177,6 +229,9 @@ async fn failover(servers: &str, brokers: &mut [BrokerChild], clean: bool) -> Du
     }
     send(50).await.expect("a produce after the kill");
     let took = killed.elapsed();
+    if diagnosing() {
+        eprintln!("{} bench: first acknowledgement after {took:?}", wall_ms());
+    }
     producer.flush(Duration::from_secs(10)).expect("flush");
     victim.restart();
     wait_leaders(servers, "rf3", 3);

@@ -29,7 +29,7 @@ pub(crate) async fn step(
     let Some(epoch) = elect(cluster, client, view).await? else {
         return Ok(false);
     };
-    let mut changed = delete_requested(client).await?;
+    let mut changed = delete_requested(cluster, client).await?;
     for (name, topic) in &view.topics {
         if topic.id.is_nil() {
             let z = TopicZnode::new(&topic.replicas, uuid::Uuid::new_v4());
@@ -228,12 +228,11 @@ async fn bump_epoch(client: &zk::Client) -> Result<i32, zk::Error> {
 }
 
 /// Deletes the topics named under `/admin/delete_topics` (assignment, states, config, request).
-async fn delete_requested(client: &zk::Client) -> Result<bool, zk::Error> {
-    let names = match client.list_children(znodes::DELETE_TOPICS).await {
-        Ok(n) => n,
-        Err(zk::Error::NoNode) => return Ok(false),
-        Err(e) => return Err(e),
-    };
+async fn delete_requested(cluster: &Cluster, client: &zk::Client) -> Result<bool, zk::Error> {
+    let names = cluster
+        .watches
+        .children(client, znodes::DELETE_TOPICS)
+        .await?;
     for name in &names {
         delete_tree(client, &znodes::topic_path(name)).await?;
         delete_tree(client, &format!("{}/{name}", znodes::CONFIG_TOPICS)).await?;

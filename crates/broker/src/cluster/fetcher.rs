@@ -28,6 +28,10 @@ use crate::topics::{Partition, rebuild_producers};
 const FETCH_WAIT: Duration = Duration::from_millis(500);
 /// Pause after an error before trying again.
 const BACKOFF: Duration = Duration::from_millis(300);
+/// Pause when the leader has not taken its new role yet (every broker learns of a leader
+/// change from the same ZooKeeper event, a follower sometimes first): the acks=all produces
+/// at the new leader wait for this follower's fetch, so it asks again soon.
+const LEADER_PENDING_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Why a round of fetching stopped.
 #[derive(Debug, thiserror::Error)]
@@ -62,11 +66,18 @@ pub(crate) async fn follow(
             r = round => r,
             () = stop.cancelled() => return,
         };
-        if let Err(e) = outcome {
-            tracing::debug!("{}-{}: fetching from broker {leader}: {e}", key.0, key.1);
-        }
+        let pause = match outcome {
+            Err(FetchError::Leader(
+                ResponseError::NotLeaderOrFollower | ResponseError::UnknownLeaderEpoch,
+            )) => LEADER_PENDING_BACKOFF,
+            Err(e) => {
+                tracing::debug!("{}-{}: fetching from broker {leader}: {e}", key.0, key.1);
+                BACKOFF
+            }
+            Ok(()) => BACKOFF,
+        };
         tokio::select! {
-            () = tokio::time::sleep(BACKOFF) => {}
+            () = tokio::time::sleep(pause) => {}
             () = stop.cancelled() => return,
         }
     }

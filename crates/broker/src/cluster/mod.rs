@@ -3,8 +3,10 @@
 //!
 //! - [`session`]: the ZooKeeper session, the broker's ephemeral registration (a duplicate
 //!   broker.id is refused, naming the holder) and the `/controller` election.
-//! - [`sync`]: every broker reads the cluster state from ZooKeeper a few times a second into a
-//!   [`View`] and applies it: local logs for the topics, leader or follower per partition.
+//! - [`sync`]: every broker reads the cluster state from ZooKeeper into a [`View`] and applies
+//!   it: local logs for the topics, leader or follower per partition.
+//! - [`watches`]: the ZooKeeper watches left by those reads, which start the next read as soon
+//!   as something changes (a slow poll stays as a safety net).
 //! - [`controller`]: the elected broker gives new partitions a leader and an ISR, elects new
 //!   leaders from the ISR when a broker's session expires (bumping the leader epoch), and
 //!   carries out topic deletions.
@@ -32,6 +34,7 @@ pub(crate) mod producer_ids;
 pub(crate) mod requests;
 pub(crate) mod session;
 pub(crate) mod sync;
+pub(crate) mod watches;
 pub(crate) mod znodes;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -139,10 +142,19 @@ pub(crate) struct Cluster {
     pub(crate) cluster_id: std::sync::OnceLock<String>,
     /// The block of producer ids this broker hands out.
     pub(crate) producer_ids: producer_ids::Reserved,
+    /// The ZooKeeper watches that wake [`run`].
+    pub(crate) watches: watches::Watches,
 }
 
-/// How often the cluster state is read and acted on.
-pub(crate) const SYNC_INTERVAL: Duration = Duration::from_millis(200);
+/// How often the cluster state is read even when no watch fired (a safety net: every change
+/// that matters fires one).
+pub(crate) const SAFETY_POLL: Duration = Duration::from_secs(1);
+/// How often the leaders look at their followers' progress to shrink or expand ISRs (no
+/// ZooKeeper read; a write only when an ISR changes).
+pub(crate) const ISR_INTERVAL: Duration = Duration::from_millis(200);
+/// How long a broker that changed the cluster state gives the others to apply it (their
+/// watches fire within milliseconds; this is the margin for a loaded machine).
+pub(crate) const PROPAGATION: Duration = Duration::from_millis(200);
 
 impl Cluster {
     /// The cluster side of a broker configured with `zookeeper.connect`, or None standalone.
@@ -169,6 +181,7 @@ impl Cluster {
             known: Mutex::new(HashSet::new()),
             cluster_id: std::sync::OnceLock::new(),
             producer_ids: producer_ids::Reserved::default(),
+            watches: watches::Watches::default(),
         }))
     }
 
@@ -269,7 +282,7 @@ pub(crate) async fn join(broker: &Broker) -> Result<(), crate::broker::StartErro
         .await
         .map_err(|e| crate::broker::StartError::Cluster(e.to_string()))?;
     if let Some(client) = cluster.zk() {
-        match sync::read_view(&client).await {
+        match sync::read_view(&cluster.watches, &client).await {
             Ok(view) => cluster.set_view(view),
             Err(e) => tracing::warn!("first read of the cluster state failed: {e}"),
         }
@@ -277,20 +290,25 @@ pub(crate) async fn join(broker: &Broker) -> Result<(), crate::broker::StartErro
     Ok(())
 }
 
-/// Keeps the broker in the cluster until `shutdown`: the state is read and applied every
-/// [`SYNC_INTERVAL`], the session re-established if it expires. On shutdown the session is
-/// closed, so the registration and any controllership go at once.
+/// Keeps the broker in the cluster until `shutdown`: the state is read and applied whenever a
+/// ZooKeeper watch fires (or [`SAFETY_POLL`] passed), the session re-established if it expires;
+/// in between, the ISRs of the partitions led here are kept every [`ISR_INTERVAL`]. On shutdown
+/// the session is closed, so the registration and any controllership go at once.
 pub(crate) async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
     let Some(cluster) = broker.cluster.clone() else {
         return;
     };
-    let mut tick = tokio::time::interval(SYNC_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut poll = tokio::time::interval(SAFETY_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut isr = tokio::time::interval(ISR_INTERVAL);
+    isr.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        let full = tokio::select! {
+            _ = poll.tick() => true,
+            () = cluster.watches.changed() => true,
+            _ = isr.tick() => false,
             () = shutdown.cancelled() => break,
-        }
+        };
         if !session::alive(&cluster) {
             tracing::warn!("ZooKeeper session lost; registering again");
             if let Err(e) = session::start(&cluster, &broker).await {
@@ -298,7 +316,17 @@ pub(crate) async fn run(broker: Arc<Broker>, shutdown: CancellationToken) {
                 continue;
             }
         }
-        let step = sync::once(&cluster, &broker);
+        let step = async {
+            if full {
+                sync::once(&cluster, &broker).await
+            } else {
+                let client = cluster
+                    .zk()
+                    .ok_or(zookeeper_client::Error::SessionExpired)?;
+                leader::maintain_isr(&cluster, &client).await;
+                Ok(())
+            }
+        };
         match tokio::time::timeout(cluster.session_timeout.max(Duration::from_secs(2)), step).await
         {
             Ok(Ok(())) => {}

@@ -480,10 +480,10 @@ pub(crate) async fn create_topics(
             })
         })
         .await;
-        // The other brokers read the new state on their next round: give them that long, so a
-        // client's next Metadata, wherever it goes, sees the leaders (as Kafka waits for the
-        // controller's metadata update).
-        tokio::time::sleep(super::SYNC_INTERVAL * 2).await;
+        // The other brokers read the new state when their watches fire: give them that long,
+        // so a client's next Metadata, wherever it goes, sees the leaders (as Kafka waits for
+        // the controller's metadata update).
+        tokio::time::sleep(super::PROPAGATION).await;
         let view = cluster.view();
         for r in &mut response.topics {
             if let Some(t) = view.topics.get(r.name.as_str()) {
@@ -527,7 +527,7 @@ pub(crate) async fn create_partitions(
             })
         })
         .await;
-        tokio::time::sleep(super::SYNC_INTERVAL * 2).await;
+        tokio::time::sleep(super::PROPAGATION).await;
     }
     response
 }

@@ -1,13 +1,13 @@
-//! One round of cluster work, run by every broker every [`super::SYNC_INTERVAL`]: read the
-//! cluster state from ZooKeeper, let the controller (if this broker is it) act on it, then
-//! apply it here: local logs for every topic, a leader or follower role per partition, ISR
-//! maintenance on the partitions led here.
+//! One round of cluster work, run by every broker as soon as a ZooKeeper watch fires (and every
+//! [`super::SAFETY_POLL`] anyway): read the cluster state from ZooKeeper, let the controller (if
+//! this broker is it) act on it, then apply it here: local logs for every topic, a leader or
+//! follower role per partition, ISR maintenance on the partitions led here.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use zookeeper_client as zk;
 
+use super::watches::Watches;
 use super::znodes::{self, ControllerZnode, PartitionStateZnode, Registration, TopicConfigZnode};
 use super::{Cluster, PartitionKey, Role, TopicView, View, controller, fetcher, leader};
 use crate::broker::Broker;
@@ -16,9 +16,9 @@ use crate::topics::Topic;
 /// Reads the state, runs the controller's duties if elected here, and applies the state.
 pub(crate) async fn once(cluster: &Arc<Cluster>, broker: &Arc<Broker>) -> Result<(), zk::Error> {
     let client = cluster.zk().ok_or(zk::Error::SessionExpired)?;
-    let mut view = read_view(&client).await?;
+    let mut view = read_view(&cluster.watches, &client).await?;
     if controller::step(cluster, &client, &mut view).await? {
-        view = read_view(&client).await?;
+        view = read_view(&cluster.watches, &client).await?;
     }
     cluster.set_view(view.clone());
     apply(cluster, broker, &view);
@@ -26,11 +26,13 @@ pub(crate) async fn once(cluster: &Arc<Cluster>, broker: &Arc<Broker>) -> Result
     Ok(())
 }
 
-/// Reads brokers, controller, topics, their configs and partition states.
-pub(crate) async fn read_view(client: &zk::Client) -> Result<View, zk::Error> {
+/// Reads brokers, controller, topics, their configs and partition states, leaving a watch on
+/// each (see [`Watches`]).
+pub(crate) async fn read_view(watches: &Watches, client: &zk::Client) -> Result<View, zk::Error> {
     let mut view = View::default();
-    for id in children(client, znodes::BROKER_IDS).await? {
+    for id in watches.children(client, znodes::BROKER_IDS).await? {
         let Ok(n) = id.parse::<i32>() else { continue };
+        // A registration's data never changes: the children's watch sees it come and go.
         match client.get_data(&znodes::broker_path(n)).await {
             Ok((data, _)) => match serde_json::from_slice::<Registration>(&data) {
                 Ok(r) => {
@@ -44,62 +46,53 @@ pub(crate) async fn read_view(client: &zk::Client) -> Result<View, zk::Error> {
             Err(e) => return Err(e),
         }
     }
-    view.controller = match client.get_data(znodes::CONTROLLER).await {
-        Ok((data, _)) => serde_json::from_slice::<ControllerZnode>(&data)
-            .ok()
-            .map(|c| c.brokerid),
-        Err(zk::Error::NoNode) => None,
-        Err(e) => return Err(e),
-    };
-    for name in children(client, znodes::TOPICS).await? {
-        if let Some(topic) = read_topic(client, &name).await? {
+    view.controller = watches
+        .data(client, znodes::CONTROLLER)
+        .await?
+        .and_then(|data| serde_json::from_slice::<ControllerZnode>(&data).ok())
+        .map(|c| c.brokerid);
+    for name in watches.children(client, znodes::TOPICS).await? {
+        if let Some(topic) = read_topic(watches, client, &name).await? {
             view.topics.insert(name, topic);
         }
     }
     Ok(view)
 }
 
-/// Children of `path`, none when it does not exist.
-async fn children(client: &zk::Client, path: &str) -> Result<Vec<String>, zk::Error> {
-    match client.list_children(path).await {
-        Ok(c) => Ok(c),
-        Err(zk::Error::NoNode) => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
-}
-
-async fn read_topic(client: &zk::Client, name: &str) -> Result<Option<TopicView>, zk::Error> {
+async fn read_topic(
+    watches: &Watches,
+    client: &zk::Client,
+    name: &str,
+) -> Result<Option<TopicView>, zk::Error> {
     let path = znodes::topic_path(name);
-    let (data, stat) = match client.get_data(&path).await {
-        Ok(d) => d,
-        Err(zk::Error::NoNode) => return Ok(None),
-        Err(e) => return Err(e),
+    let Some((data, stat)) = watches.data_and_stat(client, &path).await? else {
+        return Ok(None);
     };
     let parsed = serde_json::from_slice::<znodes::TopicZnode>(&data);
     let Some((z, replicas)) = parsed.ok().and_then(|z| z.replicas().map(|r| (z, r))) else {
         tracing::warn!("{path}: not a Kafka topic assignment; ignored");
         return Ok(None);
     };
-    let configs = match client
-        .get_data(&format!("{}/{name}", znodes::CONFIG_TOPICS))
-        .await
-    {
-        Ok((data, _)) => serde_json::from_slice::<TopicConfigZnode>(&data)
-            .map(|c| c.config)
-            .unwrap_or_default(),
-        Err(zk::Error::NoNode) => BTreeMap::new(),
-        Err(e) => return Err(e),
-    };
+    let configs = watches
+        .data(client, &format!("{}/{name}", znodes::CONFIG_TOPICS))
+        .await?
+        .map(|data| {
+            serde_json::from_slice::<TopicConfigZnode>(&data)
+                .map(|c| c.config)
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
     let mut states = Vec::with_capacity(replicas.len());
     for p in 0..replicas.len() {
         let p = i32::try_from(p).unwrap_or(i32::MAX);
-        states.push(match client.get_data(&znodes::state_path(name, p)).await {
-            Ok((data, stat)) => serde_json::from_slice::<PartitionStateZnode>(&data)
+        let state = watches
+            .data_and_stat(client, &znodes::state_path(name, p))
+            .await?;
+        states.push(state.and_then(|(data, stat)| {
+            serde_json::from_slice::<PartitionStateZnode>(&data)
                 .ok()
-                .map(|s| (s, stat.version)),
-            Err(zk::Error::NoNode) => None,
-            Err(e) => return Err(e),
-        });
+                .map(|s| (s, stat.version))
+        }));
     }
     Ok(Some(TopicView {
         id: z.id().unwrap_or_default(),
