@@ -1,6 +1,7 @@
 //! `lab check`: the lab's checks (built-in and the spec's declarative ones) against a running
 //! lab, reported as a table, JSON or JUnit XML; exit code 0 only when every check passes.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -225,6 +226,9 @@ impl<R: Runtime> Checker<'_, R> {
             })
             .await;
         }
+        // Services whose probe failed, with why: the checks through them fail at once with that
+        // reason instead of each waiting for its own timeout.
+        let mut silent: BTreeMap<String, String> = BTreeMap::new();
         for node in &plan.nodes {
             for service in &node.services {
                 let Some(probe) = &service.probe else {
@@ -246,10 +250,19 @@ impl<R: Runtime> Checker<'_, R> {
                     },
                 )
                 .await;
+                if let Some(failed) = self.results.last().filter(|r| !r.passed) {
+                    silent.insert(service.name.clone(), failed.detail.clone());
+                }
             }
         }
         let brokers = self.endpoints(Kind::Broker);
-        if let Some((node, _, Some(addr))) = brokers.first().cloned() {
+        // Ask a broker that answered its probe, if any does.
+        let bootstrap = brokers
+            .iter()
+            .filter(|(_, service, _)| !silent.contains_key(service))
+            .chain(&brokers)
+            .find_map(|(node, _, addr)| Some((node.clone(), (*addr)?)));
+        if let Some((node, addr)) = bootstrap.clone() {
             let want = brokers.len();
             self.record(
                 "brokers registered".into(),
@@ -277,20 +290,21 @@ impl<R: Runtime> Checker<'_, R> {
             .await;
         }
         for (node, service, addr) in brokers {
+            let probe_failed = silent.get(&service).cloned();
             self.record(
                 format!("produce/consume via {service}"),
                 &node,
                 0,
                 blocking(move || {
+                    if let Some(why) = probe_failed {
+                        return Err(format!("the broker does not answer: {why}"));
+                    }
                     kafka::round_trip(addr.ok_or("no host address for this broker")?, CHECK_TOPIC)
                 }),
             )
             .await;
         }
-        let bootstrap = self
-            .endpoints(Kind::Broker)
-            .into_iter()
-            .find_map(|(_, _, a)| a);
+        let bootstrap = bootstrap.map(|(_, addr)| addr);
         if let Some(addr) = bootstrap {
             self.kafka_state(addr).await;
         }
