@@ -9,7 +9,7 @@
 //! sessions, runs a warm-up that is not measured, then measures. The ratio shown is the median
 //! of the rounds' ratios, with their spread (lowest..highest); the throughputs are the medians
 //! of the rounds, the p99 is over all the rounds' latencies. The load average is printed before
-//! and after, as the figures mean little on a busy machine.
+//! and after, as the figures mean little on a busy machine; each round's figures go to stderr.
 //!
 //! Settings: `LAB_BENCH_SECS` measured seconds per round and server (1 by default, fractions
 //! allowed), `LAB_BENCH_ROUNDS` rounds per cell (7 by default), `LAB_BENCH_ONLY` runs only the
@@ -82,6 +82,9 @@ fn main() -> anyhow::Result<()> {
                 second
                     .1
                     .add(rt.block_on(cell(second.0, op, sessions, measure, &tag))?);
+                if let (Some(ours), Some(zk)) = (o.rates.last(), a.rates.last()) {
+                    eprintln!("{label} round {round}: ours {ours:.0} ops/s, zk {zk:.0} ops/s");
+                }
             }
             rows.push(Row::new(op, sessions, o, a));
         }
