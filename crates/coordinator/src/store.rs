@@ -123,11 +123,6 @@ impl Store {
         Ok(())
     }
 
-    /// Whether transactions are staged and not yet written.
-    pub fn has_staged(&self) -> bool {
-        !self.staged.is_empty()
-    }
-
     /// Writes the staged transactions to the log, in one write (not yet synced).
     pub fn write(&mut self) -> io::Result<()> {
         let result = self.log.append(&self.staged);
