@@ -3,10 +3,18 @@
 //! zookeeper-client crate), both fsyncing their transaction log; then the resident memory of
 //! each server, idle after start and after the load. Prints a table of ratios.
 //!
-//! Run: `cargo bench -p coordinator --bench coordinator` (LAB_BENCH_SECS sets the seconds per
-//! cell, 2 by default; LAB_BENCH_ROUNDS how many times each cell runs on each server, 3 by
-//! default: the table shows the median throughput and the p99 of all rounds' latencies). Our server runs in a child process (this binary with `--serve`) so
-//! its memory is its own.
+//! Run: `cargo bench -p coordinator --bench coordinator`. Each cell runs in rounds, one on each
+//! server per round, the order alternating (ours then ZooKeeper, then ZooKeeper then ours), so
+//! both figures of a round come from the same moment of a shared machine. A round opens its
+//! sessions, runs a warm-up that is not measured, then measures. The ratio shown is the median
+//! of the rounds' ratios, with their spread (lowest..highest); the throughputs are the medians
+//! of the rounds, the p99 is over all the rounds' latencies. The load average is printed before
+//! and after, as the figures mean little on a busy machine; each round's figures go to stderr.
+//!
+//! Settings: `LAB_BENCH_SECS` measured seconds per round and server (1 by default, fractions
+//! allowed), `LAB_BENCH_ROUNDS` rounds per cell (7 by default), `LAB_BENCH_ONLY` runs only the
+//! cells it names, comma-separated (`setData/1,create/16`, or `create` for both of its cells). Our server runs in a
+//! child process (this binary with `--serve`) so its memory is its own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -16,58 +24,69 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use zookeeper_client as zk;
 
+/// Unmeasured operations before each round's measure, so that its sessions are open and busy.
+const WARM_UP: Duration = Duration::from_millis(250);
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(pos) = args.iter().position(|a| a == "--serve") {
         let config = args.get(pos + 1).context("--serve needs a config path")?;
         return serve(Path::new(config));
     }
-    let secs: u64 = std::env::var("LAB_BENCH_SECS")
+    let secs: f64 = std::env::var("LAB_BENCH_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2);
+        .filter(|s: &f64| s.is_finite() && *s > 0.0)
+        .unwrap_or(1.0);
     let rounds: usize = std::env::var("LAB_BENCH_ROUNDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3)
+        .unwrap_or(7)
         .max(1);
+    let only = std::env::var("LAB_BENCH_ONLY").unwrap_or_default();
     let java = Path::new("/usr/bin/java");
     let jar = Path::new("/usr/share/java/zookeeper.jar");
     if !java.is_file() || !jar.is_file() {
         bail!("Debian's zookeeper and java are needed (run `make setup`)");
     }
+    let load_before = load_average();
     let rt = tokio::runtime::Runtime::new()?;
     let work = std::env::temp_dir().join(format!("coordinator-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
 
-    // Both servers run side by side; each cell is measured on ours then on ZooKeeper, so
-    // the two figures of a row come from the same minute of a shared machine.
     let ours = Server::ours(&work.join("ours"))?;
     let apache = Server::apache(java, jar, &work.join("apache"))?;
     rt.block_on(prepare(ours.port))?;
     rt.block_on(prepare(apache.port))?;
-    let mut ours_rows = Vec::new();
-    let mut apache_rows = Vec::new();
-    let per_cell = Duration::from_secs(secs);
+    let measure = Duration::from_secs_f64(secs);
+    let mut rows = Vec::new();
     for op in [Op::Create, Op::GetData, Op::SetData] {
         for sessions in [1, 16] {
+            let label = format!("{}/{sessions}", op.name());
+            if !only.is_empty() && !only.split(',').any(|o| o == label || o == op.name()) {
+                continue;
+            }
             let mut o = Rounds::default();
             let mut a = Rounds::default();
             for round in 0..rounds {
                 // Each round creates nodes of its own.
                 let tag = format!("r{round}");
-                let tag = tag.as_str();
-                // Alternate who goes first, so neither always gets the quieter moment.
-                if round % 2 == 0 {
-                    o.add(rt.block_on(cell(ours.port, op, sessions, per_cell, tag))?);
-                    a.add(rt.block_on(cell(apache.port, op, sessions, per_cell, tag))?);
+                let (first, second) = if round % 2 == 0 {
+                    ((ours.port, &mut o), (apache.port, &mut a))
                 } else {
-                    a.add(rt.block_on(cell(apache.port, op, sessions, per_cell, tag))?);
-                    o.add(rt.block_on(cell(ours.port, op, sessions, per_cell, tag))?);
+                    ((apache.port, &mut a), (ours.port, &mut o))
+                };
+                first
+                    .1
+                    .add(rt.block_on(cell(first.0, op, sessions, measure, &tag))?);
+                second
+                    .1
+                    .add(rt.block_on(cell(second.0, op, sessions, measure, &tag))?);
+                if let (Some(ours), Some(zk)) = (o.rates.last(), a.rates.last()) {
+                    eprintln!("{label} round {round}: ours {ours:.0} ops/s, zk {zk:.0} ops/s");
                 }
             }
-            ours_rows.push(o.row(op, sessions, per_cell));
-            apache_rows.push(a.row(op, sessions, per_cell));
+            rows.push(Row::new(op, sessions, o, a));
         }
     }
     let (ours_idle, apache_idle) = (ours.idle_rss, apache.idle_rss);
@@ -79,22 +98,29 @@ fn main() -> anyhow::Result<()> {
 
     println!(
         "coordinator vs Apache ZooKeeper 3.8 (Debian), fsync on, client: zookeeper-client, \
-         median of {rounds} rounds of {secs} s per cell"
+         {rounds} alternating rounds of {secs} s per cell and server (after {} ms of warm-up)",
+        WARM_UP.as_millis()
     );
     println!(
-        "{:<8} {:>8} {:>12} {:>12} {:>7} {:>12} {:>12}",
-        "op", "sessions", "ours ops/s", "zk ops/s", "ratio", "ours p99 ms", "zk p99 ms"
+        "load average before: {load_before}, after: {}",
+        load_average()
     );
-    for (o, a) in ours_rows.iter().zip(&apache_rows) {
+    println!(
+        "{:<8} {:>8} {:>11} {:>11} {:>7} {:>13} {:>11} {:>11}",
+        "op", "sessions", "ours ops/s", "zk ops/s", "ratio", "spread", "ours p99 ms", "zk p99 ms"
+    );
+    for row in &rows {
         println!(
-            "{:<8} {:>8} {:>12.0} {:>12.0} {:>6.2}x {:>12.3} {:>12.3}",
-            o.op,
-            o.sessions,
-            o.ops_per_sec,
-            a.ops_per_sec,
-            o.ops_per_sec / a.ops_per_sec.max(f64::MIN_POSITIVE),
-            o.p99_ms,
-            a.p99_ms
+            "{:<8} {:>8} {:>11.0} {:>11.0} {:>6.2}x {:>5.2}..{:<6.2} {:>11.3} {:>11.3}",
+            row.op,
+            row.sessions,
+            row.ours_ops,
+            row.zk_ops,
+            row.ratio,
+            row.spread.0,
+            row.spread.1,
+            row.ours_p99_ms,
+            row.zk_p99_ms
         );
     }
     println!(
@@ -110,6 +136,13 @@ fn main() -> anyhow::Result<()> {
         apache_loaded as f64 / ours_loaded.max(1) as f64
     );
     Ok(())
+}
+
+/// The 1, 5 and 15 minute load averages.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// The child process: our coordinator on the given config until killed.
@@ -237,8 +270,44 @@ fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 struct Row {
     op: &'static str,
     sessions: usize,
-    ops_per_sec: f64,
-    p99_ms: f64,
+    ours_ops: f64,
+    zk_ops: f64,
+    /// Median of the rounds' ratios (ours / ZooKeeper).
+    ratio: f64,
+    /// Lowest and highest of the rounds' ratios.
+    spread: (f64, f64),
+    ours_p99_ms: f64,
+    zk_p99_ms: f64,
+}
+
+impl Row {
+    fn new(op: Op, sessions: usize, ours: Rounds, zk: Rounds) -> Row {
+        let mut ratios: Vec<f64> = ours
+            .rates
+            .iter()
+            .zip(&zk.rates)
+            .map(|(o, a)| o / a.max(f64::MIN_POSITIVE))
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        Row {
+            op: op.name(),
+            sessions,
+            ours_ops: median(ours.rates.clone()),
+            zk_ops: median(zk.rates.clone()),
+            ratio: median(ratios.clone()),
+            spread: (
+                ratios.first().copied().unwrap_or(0.0),
+                ratios.last().copied().unwrap_or(0.0),
+            ),
+            ours_p99_ms: percentile(ours.latencies, 0.99),
+            zk_p99_ms: percentile(zk.latencies, 0.99),
+        }
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 #[derive(Clone, Copy)]
@@ -285,44 +354,43 @@ async fn prepare(port: u16) -> anyhow::Result<()> {
 /// The rounds of one cell on one server.
 #[derive(Default)]
 struct Rounds {
-    counts: Vec<usize>,
+    /// Operations per second, one per round.
+    rates: Vec<f64>,
     latencies: Vec<u64>,
 }
 
 impl Rounds {
-    fn add(&mut self, (ops, latencies): (usize, Vec<u64>)) {
-        self.counts.push(ops);
-        self.latencies.extend(latencies);
-    }
-
-    /// Median throughput of the rounds and p99 of all their latencies.
-    fn row(mut self, op: Op, sessions: usize, per_cell: Duration) -> Row {
-        self.counts.sort_unstable();
-        let median = self.counts.get(self.counts.len() / 2).copied().unwrap_or(0);
-        Row {
-            op: op.name(),
-            sessions,
-            ops_per_sec: median as f64 / per_cell.as_secs_f64(),
-            p99_ms: percentile(self.latencies, 0.99),
-        }
+    fn add(&mut self, measured: Measured) {
+        self.rates
+            .push(measured.latencies.len() as f64 / measured.length.as_secs_f64());
+        self.latencies.extend(measured.latencies);
     }
 }
 
-/// Runs `sessions` clients doing `op` back to back for `length`; returns the operations done
-/// and their latencies (µs).
+/// What one round on one server measured.
+struct Measured {
+    /// How long the measure lasted.
+    length: Duration,
+    /// The latencies (µs) of the operations that started in it.
+    latencies: Vec<u64>,
+}
+
+/// Opens `sessions` clients, runs `op` back to back on each through a warm-up, then measures
+/// for `length`.
 async fn cell(
     port: u16,
     op: Op,
     sessions: usize,
     length: Duration,
     tag: &str,
-) -> anyhow::Result<(usize, Vec<u64>)> {
+) -> anyhow::Result<Measured> {
     let mut clients = Vec::new();
     for _ in 0..sessions {
         clients.push(connect(port).await?);
     }
     let tag: Arc<str> = Arc::from(tag);
-    let deadline = Instant::now() + length;
+    let from = Instant::now() + WARM_UP;
+    let until = from + length;
     let mut tasks = Vec::new();
     for (s, client) in clients.into_iter().enumerate() {
         let tag = Arc::clone(&tag);
@@ -331,8 +399,11 @@ async fn cell(
             let data = [1u8; 100];
             let mut latencies = Vec::new();
             let mut n = 0u64;
-            while Instant::now() < deadline {
+            loop {
                 let start = Instant::now();
+                if start >= until {
+                    break;
+                }
                 match op {
                     Op::Create => {
                         client
@@ -348,17 +419,19 @@ async fn cell(
                             .await?;
                     }
                 }
-                latencies.push(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
+                if start >= from {
+                    latencies.push(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
+                }
                 n += 1;
             }
             anyhow::Ok(latencies)
         }));
     }
-    let mut all = Vec::new();
+    let mut latencies = Vec::new();
     for task in tasks {
-        all.extend(task.await??);
+        latencies.extend(task.await??);
     }
-    Ok((all.len(), all))
+    Ok(Measured { length, latencies })
 }
 
 fn percentile(mut values: Vec<u64>, p: f64) -> f64 {

@@ -141,6 +141,11 @@ impl Writer {
         Writer::default()
     }
 
+    /// A writer that appends to `buf` (reusing its allocation).
+    pub fn append_to(buf: Vec<u8>) -> Self {
+        Writer { buf }
+    }
+
     /// A writer that starts with a 4-byte frame length placeholder, filled by [`Writer::finish_frame`].
     pub fn frame() -> Self {
         Writer { buf: vec![0; 4] }

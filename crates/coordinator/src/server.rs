@@ -1,8 +1,11 @@
 //! The tokio server on top of the state machine: accepts connections, frames requests,
-//! answers four-letter words, and runs one core task that owns the [`Machine`]. Writes are
-//! logged by a writer thread that fsyncs in groups (every transaction queued while one fsync
-//! runs shares the next), and the frames a step produced are released, in order, only once the
-//! log covers the zxid they depend on.
+//! answers four-letter words, and runs one core task that owns the [`Machine`] and the log.
+//! The core applies every request queued, writes their transactions to the log in one write
+//! and fsyncs it in place, as ZooKeeper's sync thread does: every request that arrived while
+//! one fsync ran shares the next (group commit), and a lone write goes from its socket to the
+//! disk and back without waking another thread. The frames a step produced are released, in
+//! order, only once the log covers the zxid they depend on. Snapshot files are written and old
+//! files purged by a thread of their own, off that path.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -19,7 +22,7 @@ use crate::config::Config;
 use crate::fourlw::{self, Client, Report};
 use crate::machine::{Limits, Machine, Out, Step};
 use crate::proto::ConnectRequest;
-use crate::store::{self, Store};
+use crate::store::{Snapshots, Store};
 use crate::watch::ConnId;
 
 /// A bound coordinator, ready to [`Server::run`].
@@ -70,8 +73,6 @@ enum CoreMsg {
         word: String,
         reply: oneshot::Sender<String>,
     },
-    Durable(i64),
-    LogFailed(String),
 }
 
 /// Messages from the core to a connection's writer.
@@ -80,16 +81,9 @@ enum ConnMsg {
     Close,
 }
 
-/// Work for the log writer thread.
-enum LogCmd {
-    Txns {
-        last_zxid: i64,
-        records: Vec<Vec<u8>>,
-    },
-    Snapshot {
-        zxid: i64,
-        state: Vec<u8>,
-    },
+/// Work for the snapshot thread.
+enum SnapCmd {
+    Write { zxid: i64, state: Vec<u8> },
     Purge,
 }
 
@@ -130,13 +124,12 @@ pub async fn serve(
     );
 
     let (core_tx, core_rx) = mpsc::unbounded_channel();
-    let (log_tx, log_rx) = std_mpsc::channel();
-    let writer_core = core_tx.clone();
-    let force_sync = config.force_sync;
+    let (snap_tx, snap_rx) = std_mpsc::channel();
     let retain = usize::try_from(config.snap_retain_count).unwrap_or(3);
-    let writer = std::thread::Builder::new()
-        .name("coordinator-log".into())
-        .spawn(move || log_writer(store, log_rx, writer_core, force_sync, retain))?;
+    let snapshots = store.snapshots();
+    let snapshotter = std::thread::Builder::new()
+        .name("coordinator-snapshot".into())
+        .spawn(move || snapshot_writer(&snapshots, &snap_rx, retain))?;
 
     let config = Arc::new(config);
     let core = Core {
@@ -144,7 +137,10 @@ pub async fn serve(
         machine,
         conns: HashMap::new(),
         pending: VecDeque::new(),
-        log_tx,
+        store,
+        staged_zxid: None,
+        group: GroupCommit::default(),
+        snap_tx,
         config: Arc::clone(&config),
         start,
         since_snapshot: 0,
@@ -187,7 +183,7 @@ pub async fn serve(
         }
     }
     let failed = core_task.await.context("core task")?;
-    let _ = writer.join();
+    let _ = snapshotter.join();
     match failed {
         Some(e) => Err(anyhow::anyhow!("transaction log failed: {e}")),
         None => Ok(()),
@@ -404,7 +400,11 @@ struct Core {
     /// Frames waiting for the log: (zxid they depend on, what, when its request arrived).
     pending: VecDeque<(i64, Out, Option<Instant>)>,
     durable: i64,
-    log_tx: std_mpsc::Sender<LogCmd>,
+    store: Store,
+    /// The last zxid staged in the store and not yet durable.
+    staged_zxid: Option<i64>,
+    group: GroupCommit,
+    snap_tx: std_mpsc::Sender<SnapCmd>,
     config: Arc<Config>,
     start: Instant,
     since_snapshot: u64,
@@ -436,8 +436,19 @@ impl Core {
                     self.step(step, None);
                 }
                 _ = purge.tick(), if self.config.purge_interval_hours > 0 => {
-                    let _ = self.log_tx.send(LogCmd::Purge);
+                    let _ = self.snap_tx.send(SnapCmd::Purge);
                 }
+            }
+            // Everything else already queued joins this group.
+            while let Ok(msg) = rx.try_recv() {
+                self.handle(msg);
+            }
+            if self.staged_zxid.is_some() {
+                self.gather(&mut rx).await;
+                self.commit();
+                // Let the connections send the replies just released (and read what came
+                // meanwhile) before the next group blocks this thread in an fsync.
+                tokio::task::yield_now().await;
             }
             if let Some(e) = &self.failed {
                 tracing::error!("transaction log failed, stopping: {e}");
@@ -503,11 +514,6 @@ impl Core {
             CoreMsg::Word { word, reply } => {
                 let _ = reply.send(fourlw::answer(&word, &self.config, &self.report()));
             }
-            CoreMsg::Durable(zxid) => {
-                self.durable = self.durable.max(zxid);
-                self.release();
-            }
-            CoreMsg::LogFailed(e) => self.failed = Some(e),
         }
     }
 
@@ -530,20 +536,20 @@ impl Core {
         }
     }
 
-    /// Logs a step's transactions and queues its frames behind them.
+    /// Stages a step's transactions for the next group commit and queues its frames behind
+    /// them.
     fn step(&mut self, step: Step, at: Option<Instant>) {
-        if let Some(last) = step.txns.last() {
-            let last_zxid = last.zxid;
-            let n = step.txns.len() as u64;
-            let records = step.txns.iter().map(store::encode_txn).collect();
-            let _ = self.log_tx.send(LogCmd::Txns { last_zxid, records });
-            self.since_snapshot += n;
-            if self.since_snapshot >= self.config.snap_count {
-                self.since_snapshot = 0;
-                let zxid = self.machine.zxid();
-                let state = self.machine.durable_state().encode();
-                let _ = self.log_tx.send(LogCmd::Snapshot { zxid, state });
+        for txn in &step.txns {
+            if let Err(e) = self.store.stage(txn) {
+                self.failed.get_or_insert(e.to_string());
             }
+            self.staged_zxid = Some(txn.zxid);
+            self.group.staged += 1;
+        }
+        self.since_snapshot += step.txns.len() as u64;
+        if self.since_snapshot >= self.config.snap_count {
+            self.since_snapshot = 0;
+            self.snapshot();
         }
         let tag = self.machine.zxid();
         let count = step.out.len();
@@ -588,73 +594,74 @@ impl Core {
     }
 }
 
-/// The log writer thread: appends what arrives, fsyncs once for everything that arrived
-/// while the previous fsync ran, then tells the core how far the log is durable.
-fn log_writer(
-    mut store: Store,
-    rx: std_mpsc::Receiver<LogCmd>,
-    core: mpsc::UnboundedSender<CoreMsg>,
-    force_sync: bool,
-    retain: usize,
-) {
-    let mut pace = GroupCommit::default();
-    while let Ok(first) = rx.recv() {
-        let batch = pace.gather(first, &rx, force_sync);
-        let synced = Instant::now();
-        let mut records = Vec::new();
-        let mut last = None;
-        let mut result = Ok(());
-        for cmd in batch {
-            match cmd {
-                LogCmd::Txns {
-                    last_zxid,
-                    records: mut r,
-                } => {
-                    records.append(&mut r);
-                    last = Some(last_zxid);
-                }
-                LogCmd::Snapshot { zxid, state } => {
-                    result = result
-                        .and_then(|()| store.append(&std::mem::take(&mut records)))
-                        .and_then(|()| store.snapshot(zxid, &state));
-                    if let Err(e) = &result {
-                        tracing::error!("snapshot failed: {e}");
-                    }
-                }
-                LogCmd::Purge => {
-                    if let Err(e) = store.purge(retain) {
-                        tracing::warn!("purge failed: {e}");
-                    }
-                }
+impl Core {
+    /// Before a group is written: sessions wait for their reply before sending their next
+    /// write, so right after an fsync the writes it acknowledged are on their way back, and
+    /// starting the next fsync at once would leave most of them for the one after. So the core
+    /// lets the runtime deliver more requests, for at most half an fsync, until the group holds
+    /// as many transactions as the last one. A lone client (groups of one) never waits.
+    async fn gather(&mut self, rx: &mut mpsc::UnboundedReceiver<CoreMsg>) {
+        if !self.config.force_sync {
+            return;
+        }
+        let deadline = Instant::now() + (self.group.last_sync / 2).min(GroupCommit::MAX_WAIT);
+        while self.group.staged < self.group.last_group && Instant::now() < deadline {
+            // Runs the connections' tasks (and polls the sockets) before looking again.
+            tokio::task::yield_now().await;
+            while let Ok(msg) = rx.try_recv() {
+                self.handle(msg);
             }
         }
-        result = result.and_then(|()| store.append(&records));
-        if force_sync {
-            result = result.and_then(|()| store.sync());
-            pace.synced(synced.elapsed());
+    }
+
+    /// Writes the staged transactions in one write, fsyncs them (with `forceSync`), and
+    /// releases the frames waiting for them.
+    fn commit(&mut self) {
+        let Some(zxid) = self.staged_zxid.take() else {
+            return;
+        };
+        let started = Instant::now();
+        let mut result = self.store.write();
+        if self.config.force_sync {
+            result = result.and_then(|()| self.store.sync());
         }
+        self.group.committed(started.elapsed());
         match result {
             Ok(()) => {
-                if let Some(zxid) = last {
-                    let _ = core.send(CoreMsg::Durable(zxid));
-                }
+                self.durable = self.durable.max(zxid);
+                self.release();
             }
             Err(e) => {
-                let _ = core.send(CoreMsg::LogFailed(e.to_string()));
-                return;
+                self.failed.get_or_insert(e.to_string());
+            }
+        }
+    }
+
+    /// Rolls the log after the current zxid and hands the state to the snapshot thread.
+    fn snapshot(&mut self) {
+        let zxid = self.machine.zxid();
+        self.staged_zxid = None;
+        self.group.committed(Duration::ZERO);
+        match self.store.roll(zxid) {
+            Ok(()) => {
+                self.durable = self.durable.max(zxid);
+                let state = self.machine.durable_state().encode();
+                let _ = self.snap_tx.send(SnapCmd::Write { zxid, state });
+            }
+            Err(e) => {
+                self.failed
+                    .get_or_insert(format!("cannot roll the log: {e}"));
             }
         }
     }
 }
 
-/// When to start the next fsync. Sessions wait for their reply before sending their next
-/// write, so right after an fsync the writes it acknowledged are on their way back: starting
-/// the next fsync at once would leave them for the one after, and every client would get one
-/// write per two fsyncs. So the writer waits, at most half an fsync, until as many writes as
-/// the last batch held have arrived. A lone client (a batch of one) never waits.
+/// Group commit figures: the transactions staged for the next group, how many the last one
+/// held and how long its write and fsync took.
 #[derive(Debug, Default)]
 struct GroupCommit {
-    last_batch: usize,
+    staged: usize,
+    last_group: usize,
     last_sync: Duration,
 }
 
@@ -662,41 +669,30 @@ impl GroupCommit {
     /// The longest wait for stragglers.
     const MAX_WAIT: Duration = Duration::from_millis(2);
 
-    /// Everything queued now, plus what arrives while waiting for the last batch's size.
-    fn gather(
-        &mut self,
-        first: LogCmd,
-        rx: &std_mpsc::Receiver<LogCmd>,
-        force_sync: bool,
-    ) -> Vec<LogCmd> {
-        let mut batch = vec![first];
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-        }
-        let deadline = Instant::now() + (self.last_sync / 2).min(Self::MAX_WAIT);
-        while force_sync && txn_count(&batch) < self.last_batch {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(more) => batch.push(more),
-                Err(_) => break,
-            }
-        }
-        self.last_batch = txn_count(&batch);
-        batch
-    }
-
-    /// Records how long the fsync took.
-    fn synced(&mut self, took: Duration) {
+    /// Records a group written in `took`.
+    fn committed(&mut self, took: Duration) {
+        self.last_group = std::mem::take(&mut self.staged);
         self.last_sync = took;
     }
 }
 
-/// How many writes (log commands carrying transactions) a batch holds.
-fn txn_count(batch: &[LogCmd]) -> usize {
-    batch
-        .iter()
-        .filter(|c| matches!(c, LogCmd::Txns { .. }))
-        .count()
+/// The snapshot thread: writes the snapshots the core hands over, then purges what the
+/// retained ones make unnecessary, and purges when asked (`autopurge.purgeInterval`).
+fn snapshot_writer(snapshots: &Snapshots, rx: &std_mpsc::Receiver<SnapCmd>, retain: usize) {
+    while let Ok(cmd) = rx.recv() {
+        match cmd {
+            SnapCmd::Write { zxid, state } => {
+                if let Err(e) = snapshots.write(zxid, &state) {
+                    tracing::error!("snapshot failed: {e}");
+                }
+            }
+            SnapCmd::Purge => {
+                if let Err(e) = snapshots.purge(retain) {
+                    tracing::warn!("purge failed: {e}");
+                }
+            }
+        }
+    }
 }
 
 fn wall_ms() -> i64 {

@@ -1,6 +1,8 @@
 //! Durable storage: an append-only transaction log (each record length-prefixed and
-//! CRC32C-checked, fsync'd in groups by the caller), snapshots written beside it, purge of
-//! what the retained snapshots make unnecessary, and recovery that truncates a torn tail.
+//! CRC32C-checked; transactions are staged in memory and written and fsync'd in groups by the
+//! caller), snapshots written beside it (by [`Snapshots`], which another thread may own),
+//! purge of what the retained snapshots make unnecessary, and recovery that truncates a torn
+//! tail.
 //!
 //! The log is preallocated with real zeros in chunks, so that appending does not change the
 //! file's size and `fdatasync` has no metadata to commit, only the data; a zero length
@@ -34,12 +36,20 @@ pub struct Recovered {
     pub txns: Vec<Txn>,
 }
 
-/// The open transaction log and the snapshot directory.
+/// The open transaction log, with the records staged for its next write.
 #[derive(Debug)]
 pub struct Store {
+    snapshots: Snapshots,
+    log: LogFile,
+    /// Framed records not yet written.
+    staged: Vec<u8>,
+}
+
+/// The snapshot and log directories: writes snapshots and purges old files.
+#[derive(Debug, Clone)]
+pub struct Snapshots {
     snap_dir: PathBuf,
     log_dir: PathBuf,
-    log: LogFile,
 }
 
 /// The open log file: where the next record goes and how far zeros were written.
@@ -85,35 +95,66 @@ impl Store {
         let log = new_log(&log_dir, last.saturating_add(1))?;
         Ok((
             Store {
-                snap_dir,
-                log_dir,
+                snapshots: Snapshots { snap_dir, log_dir },
                 log,
+                staged: Vec::new(),
             },
             recovered,
         ))
     }
 
-    /// Appends encoded transactions (not yet synced).
-    pub fn append(&mut self, txns: &[Vec<u8>]) -> io::Result<()> {
-        let mut buf = Vec::with_capacity(txns.iter().map(|t| t.len() + 8).sum());
-        for payload in txns {
-            let len = u32::try_from(payload.len())
-                .map_err(|_| io::Error::other("transaction too large"))?;
-            buf.extend_from_slice(&len.to_be_bytes());
-            buf.extend_from_slice(&crc32c::crc32c(payload).to_be_bytes());
-            buf.extend_from_slice(payload);
+    /// Stages a transaction for the next [`Store::write`], framed in memory.
+    pub fn stage(&mut self, txn: &Txn) -> io::Result<()> {
+        let start = self.staged.len();
+        let mut w = Writer::append_to(std::mem::take(&mut self.staged));
+        w.raw(&[0; 8]);
+        txn.encode(&mut w);
+        self.staged = w.into_bytes();
+        let payload = self.staged.get(start + 8..).unwrap_or_default();
+        let Ok(len) = u32::try_from(payload.len()) else {
+            self.staged.truncate(start);
+            return Err(io::Error::other("transaction too large"));
+        };
+        // The length then the CRC, both big-endian.
+        let header = ((u64::from(len) << 32) | u64::from(crc32c::crc32c(payload))).to_be_bytes();
+        if let Some(frame) = self.staged.get_mut(start..start + 8) {
+            frame.copy_from_slice(&header);
         }
-        self.log.append(&buf)
+        Ok(())
     }
 
-    /// Makes everything appended durable.
+    /// Writes the staged transactions to the log, in one write (not yet synced).
+    pub fn write(&mut self) -> io::Result<()> {
+        let result = self.log.append(&self.staged);
+        self.staged.clear();
+        result
+    }
+
+    /// Makes everything written durable.
     pub fn sync(&mut self) -> io::Result<()> {
         self.log.file.sync_data()
     }
 
-    /// Writes a snapshot (to a temp file, fsync'd, renamed) and starts a new log file after it.
-    pub fn snapshot(&mut self, zxid: i64, state: &[u8]) -> io::Result<()> {
+    /// Ends the log file after `zxid`, which a snapshot will cover, and starts the next one.
+    /// Everything staged is written and synced first.
+    pub fn roll(&mut self, zxid: i64) -> io::Result<()> {
+        self.write()?;
         self.sync()?;
+        self.log = new_log(&self.snapshots.log_dir, zxid.saturating_add(1))?;
+        Ok(())
+    }
+
+    /// The directories, for writing snapshots and purging elsewhere.
+    pub fn snapshots(&self) -> Snapshots {
+        self.snapshots.clone()
+    }
+}
+
+impl Snapshots {
+    /// Writes a snapshot (to a temp file, fsync'd, renamed). The log must already have been
+    /// rolled after its zxid ([`Store::roll`]); until the snapshot is on disk, a restart
+    /// replays the older snapshot and the logs after it.
+    pub fn write(&self, zxid: i64, state: &[u8]) -> io::Result<()> {
         let name = format!("snapshot.{zxid:x}");
         let tmp = self.snap_dir.join(format!("{name}.tmp"));
         let mut f = File::create(&tmp)?;
@@ -122,7 +163,6 @@ impl Store {
         f.sync_all()?;
         fs::rename(&tmp, self.snap_dir.join(name))?;
         File::open(&self.snap_dir)?.sync_all()?;
-        self.log = new_log(&self.log_dir, zxid.saturating_add(1))?;
         Ok(())
     }
 
@@ -276,13 +316,6 @@ fn next_record(buf: &[u8]) -> Option<(Txn, usize)> {
     Some((txn, len.checked_add(8)?))
 }
 
-/// Encodes a transaction as a log payload.
-pub fn encode_txn(txn: &Txn) -> Vec<u8> {
-    let mut w = Writer::new();
-    txn.encode(&mut w);
-    w.into_bytes()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,16 +346,17 @@ mod tests {
         let dir = temp();
         let (mut store, rec) = Store::open(&dir, &dir).unwrap();
         assert!(rec.txns.is_empty());
-        store
-            .append(&[encode_txn(&close(1)), encode_txn(&close(2))])
-            .unwrap();
+        store.stage(&close(1)).unwrap();
+        store.stage(&close(2)).unwrap();
+        store.write().unwrap();
         store.sync().unwrap();
         // A crash in the middle of the third record.
         store.log.append(&[0, 0, 0, 50, 1, 2]).unwrap();
         drop(store);
         let (mut store, rec) = Store::open(&dir, &dir).unwrap();
         assert_eq!(rec.txns, vec![close(1), close(2)]);
-        store.append(&[encode_txn(&close(3))]).unwrap();
+        store.stage(&close(3)).unwrap();
+        store.write().unwrap();
         store.sync().unwrap();
         drop(store);
         let (_, rec) = Store::open(&dir, &dir).unwrap();
@@ -336,20 +370,23 @@ mod tests {
         let (mut store, _) = Store::open(&dir, &dir).unwrap();
         let tree = crate::tree::DataTree::new();
         let sessions = crate::session::Sessions::default();
+        let snapshots = store.snapshots();
         for zxid in 1..=5 {
-            store.append(&[encode_txn(&close(zxid))]).unwrap();
+            store.stage(&close(zxid)).unwrap();
+            store.roll(zxid).unwrap();
             let state = snapshot::State {
                 zxid,
                 sessions: &sessions,
                 tree: &tree,
             }
             .encode();
-            store.snapshot(zxid, &state).unwrap();
+            snapshots.write(zxid, &state).unwrap();
         }
-        store.append(&[encode_txn(&close(6))]).unwrap();
+        store.stage(&close(6)).unwrap();
+        store.write().unwrap();
         store.sync().unwrap();
-        store.purge(3).unwrap();
-        assert_eq!(numbered(&store.snap_dir, "snapshot.").unwrap().len(), 3);
+        snapshots.purge(3).unwrap();
+        assert_eq!(numbered(&snapshots.snap_dir, "snapshot.").unwrap().len(), 3);
         drop(store);
         let (_, rec) = Store::open(&dir, &dir).unwrap();
         assert_eq!(rec.snapshot.map(|s| s.zxid), Some(5));
