@@ -236,6 +236,23 @@ impl HadoopConfig {
         Ok(Duration::from_millis(recheck.saturating_mul(2)) + heartbeat * 10)
     }
 
+    /// `dfs.datanode.synconclose` (default false, as in Hadoop): whether a datanode syncs a
+    /// block to disk when it is finalized. Off, a finalized block may still sit in the page
+    /// cache, and a power loss can lose it even after the client was told it is stored.
+    pub fn sync_on_close(&self) -> Result<bool, ConfigError> {
+        self.boolean("dfs.datanode.synconclose", false)
+    }
+
+    /// A boolean key: `true` or `false`, in any case.
+    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(key).map(str::trim) {
+            None | Some("") => Ok(default),
+            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+            Some(_) => Err(self.value_err(key, "must be true or false")),
+        }
+    }
+
     /// `dfs.webhdfs.max-file-size` (our own key): the largest file one CREATE or APPEND may
     /// produce, default 64 GiB.
     pub fn max_file_size(&self) -> Result<u64, ConfigError> {
@@ -314,6 +331,12 @@ mod tests {
         assert_eq!(c.replication().unwrap(), 2);
         assert_eq!(c.blocksize().unwrap(), 1024 * 1024);
         assert_eq!(c.default_fs().unwrap(), ("hadoop-master".into(), 9000));
+        assert!(
+            !c.sync_on_close().unwrap(),
+            "Hadoop's default: no sync on close"
+        );
+        let c = HadoopConfig::from_pairs([("dfs.datanode.synconclose", "TRUE")]);
+        assert!(c.sync_on_close().unwrap());
         assert_eq!(
             c.namenode_http_address().unwrap(),
             ("0.0.0.0".into(), 50070)
@@ -327,6 +350,9 @@ mod tests {
         assert!(err.contains("dfs.replication"), "{err}");
         let c = HadoopConfig::from_pairs([("dfs.blocksize", "99999999999999999999t")]);
         assert!(c.blocksize().is_err());
+        let c = HadoopConfig::from_pairs([("dfs.datanode.synconclose", "yes")]);
+        let err = c.sync_on_close().unwrap_err().to_string();
+        assert!(err.contains("dfs.datanode.synconclose"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod datanode;
 pub mod error;
+mod gather;
 pub mod journal;
 pub mod namenode;
 pub mod namespace;

@@ -15,11 +15,10 @@ use serde_json::{Value, json};
 use super::data::{self, FileWriter};
 use super::{NameNode, now_ms};
 use crate::error::FsError;
+use crate::gather::Gather;
 use crate::namespace::{Meta, Namespace, Node, Op};
 use webhdfs_client::path::HdfsPath;
 
-/// Bytes gathered from a request body before they go to the datanodes.
-const COALESCE_BYTES: usize = 1024 * 1024;
 /// Most query parameters we read from one request.
 const MAX_PARAMS: usize = 64;
 /// Longest query string we read.
@@ -592,7 +591,7 @@ async fn pump(
 ) -> Result<(), FsError> {
     let mut stream = body.into_data_stream();
     // The socket hands over small pieces: gather them, so each trip to the datanodes is large.
-    let mut pending = bytes::BytesMut::new();
+    let mut gather = Gather::default();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| FsError::Io(format!("reading the request body: {e}")))?;
         written += chunk.len() as u64;
@@ -601,15 +600,11 @@ async fn pump(
                 "file larger than the {limit} bytes allowed (dfs.webhdfs.max-file-size)"
             )));
         }
-        pending.extend_from_slice(&chunk);
-        if pending.len() >= COALESCE_BYTES {
-            writer.write(pending.split().freeze()).await?;
+        if let Some(batch) = gather.push(chunk) {
+            writer.write(batch).await?;
         }
     }
-    if !pending.is_empty() {
-        writer.write(pending.freeze()).await?;
-    }
-    Ok(())
+    writer.write(gather.take()).await
 }
 
 /// Step two of CREATE: store the blocks, then make the file appear in one journaled op.
@@ -691,7 +686,7 @@ async fn append(
         let mut rx = data::read(nn.clone(), vec![last], 0, last.len);
         while let Some(chunk) = rx.recv().await {
             let result = match chunk {
-                Ok(c) => writer.write(c).await,
+                Ok(c) => writer.write(vec![c]).await,
                 Err(e) => Err(FsError::Io(e.to_string())),
             };
             if let Err(e) = result {
