@@ -103,7 +103,7 @@ async fn up_on<R: Runtime>(
         (None, None) => free_offset(rt, spec).await?,
     };
     let mut plan = plan::build(spec, templates, lab, flavor, offset)?;
-    let revision = rt.revision().await?;
+    let revision = rt.revision(&plan).await?;
     if !revision.is_empty() {
         plan.hash = format!("{}-{revision}", plan.hash);
     }
