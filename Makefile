@@ -4,12 +4,12 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 RELEASE := target/x86_64-unknown-linux-gnu/release
 LAB     := $(RELEASE)/lab
-APT_PKGS := kcat zookeeper bash-static busybox-static
+APT_PKGS := kcat zookeeper bash-static busybox-static python3
 PY_PKGS  := kafka-python==2.2.15 confluent-kafka aiokafka kazoo hdfs
 
 .PHONY: setup build up down test lint bench clean
 
-## setup: install what the tests and the image need (idempotent)
+## setup: install what the tests, the image and the nodes' python3 need (idempotent)
 setup: $(VENV)/.done
 	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

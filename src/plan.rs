@@ -9,7 +9,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::render::{Layout, RenderFailure, Renderer};
-use crate::spec::{Kind, ProbeSpec, Spec};
+use crate::spec::{self, Kind, ProbeSpec, Spec, Tool};
 
 /// The name of the lab the default spec describes; its objects carry bare node names.
 pub(crate) const DEFAULT_LAB: &str = "tp3";
@@ -66,6 +66,19 @@ pub(crate) struct NodePlan {
     pub(crate) files: Vec<FilePlan>,
     /// Its services in start order.
     pub(crate) services: Vec<ServicePlan>,
+    /// The host tools it gets (`/opt/lab/<tool>`, read-only, on its PATH).
+    pub(crate) tools: Vec<Tool>,
+    /// Host directories mounted read-only into it.
+    pub(crate) mounts: Vec<MountPlan>,
+}
+
+/// A host directory mounted read-only into a node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct MountPlan {
+    /// The host directory (absolute for a loaded spec).
+    pub(crate) source: PathBuf,
+    /// Where it appears in the node.
+    pub(crate) path: String,
 }
 
 /// A node port, where it is on the lab network and on the host.
@@ -219,6 +232,15 @@ pub(crate) fn build(
             ports,
             files,
             services,
+            tools: node.tools.clone(),
+            mounts: node
+                .mounts
+                .iter()
+                .map(|m| MountPlan {
+                    source: spec::mount_source(spec, m),
+                    path: m.path.clone(),
+                })
+                .collect(),
         });
     }
     let mut plan = Plan {

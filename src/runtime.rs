@@ -5,6 +5,7 @@
 pub(crate) mod docker;
 pub(crate) mod image;
 pub(crate) mod process;
+pub(crate) mod tools;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -94,8 +95,9 @@ pub(crate) struct ExecOutput {
 pub(crate) trait Runtime {
     /// What a user calls this runtime in messages.
     fn name(&self) -> &'static str;
-    /// What, beside the plan, a node was made from (the image digest): part of its hash label.
-    async fn revision(&self) -> anyhow::Result<String>;
+    /// What, beside the plan, a node was made from (the image's and tools' digests): part of
+    /// its hash label.
+    async fn revision(&self, plan: &Plan) -> anyhow::Result<String>;
     /// Everything the nodes share (the image, the network); idempotent. Says what it did.
     async fn prepare(&self, plan: &Plan) -> anyhow::Result<String>;
     /// Creates a node with its files, not started.

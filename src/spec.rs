@@ -4,6 +4,8 @@
 
 mod validate;
 
+pub(crate) use validate::{TOOLS_ROOT, mount_source};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,10 @@ pub(crate) struct Spec {
     /// Checks for instructors and graders (`lab check`), next to the built-in ones.
     #[serde(default)]
     pub(crate) checks: Vec<CheckSpec>,
+    /// The directory of the spec file, which mount sources are relative to (absolute once
+    /// [`load`]ed; empty for a spec only [`parse`]d).
+    #[serde(skip)]
+    pub(crate) dir: PathBuf,
 }
 
 /// A declarative check: a name, its points, and exactly one test.
@@ -147,6 +153,39 @@ pub(crate) struct NodeSpec {
     /// The long-running programs of this node.
     #[serde(default)]
     pub(crate) services: Vec<ServiceSpec>,
+    /// Host tools mounted read-only into the node, on its PATH (`tools: [python]`).
+    #[serde(default)]
+    pub(crate) tools: Vec<Tool>,
+    /// Host directories mounted read-only into the node.
+    #[serde(default)]
+    pub(crate) mounts: Vec<MountSpec>,
+}
+
+/// A tool the host lends a node: a directory of its own, mounted read-only under `/opt/lab`.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Tool {
+    /// `python3`: the host's Python 3 with kafka-python, its loader and libraries beside it.
+    Python,
+}
+
+impl Tool {
+    /// The tool's name, as the spec writes it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Tool::Python => "python",
+        }
+    }
+}
+
+/// `{ source: tp3/examples, path: /root/examples }`: a host directory, read-only in the node.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MountSpec {
+    /// The host directory, relative to the spec file's directory (or absolute).
+    pub(crate) source: String,
+    /// Where it appears in the node (absolute).
+    pub(crate) path: String,
 }
 
 /// A port a service listens on inside the node.
@@ -284,16 +323,34 @@ impl fmt::Display for Located {
     }
 }
 
-/// Reads, parses and validates a spec file.
+/// Reads, parses and validates a spec file, its mount sources included.
 pub(crate) fn load(path: &Path) -> Result<Spec, SpecError> {
-    let source = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+    let read_error = |source| SpecError::Read {
         path: path.to_owned(),
         source,
-    })?;
-    parse(&path.display().to_string(), &source)
+    };
+    let source = std::fs::read_to_string(path).map_err(read_error)?;
+    let file = path.display().to_string();
+    let mut spec = parse(&file, &source)?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+    spec.dir = std::fs::canonicalize(dir.unwrap_or(Path::new("."))).map_err(read_error)?;
+    validate::sources(&spec).map_err(|problem| located(&file, &source, problem))?;
+    Ok(spec)
 }
 
-/// Parses and validates spec text; `file` only names it in errors.
+/// A validation problem, located in the spec text.
+fn located(file: &str, source: &str, problem: validate::Problem) -> SpecError {
+    let (line, column) = problem.locate(source);
+    SpecError::Invalid(Located {
+        file: file.to_owned(),
+        line,
+        column,
+        message: problem.message,
+    })
+}
+
+/// Parses and validates spec text; `file` only names it in errors. Mount sources are not
+/// looked for ([`load`] does, knowing the spec's directory).
 pub(crate) fn parse(file: &str, source: &str) -> Result<Spec, SpecError> {
     let spec: Spec = serde_yaml::from_str(source).map_err(|err| {
         let (line, column) = err.location().map_or((1, 1), |l| (l.line(), l.column()));
@@ -304,15 +361,7 @@ pub(crate) fn parse(file: &str, source: &str) -> Result<Spec, SpecError> {
             message: strip_location(&err.to_string()),
         })
     })?;
-    validate::validate(&spec).map_err(|problem| {
-        let (line, column) = problem.locate(source);
-        SpecError::Invalid(Located {
-            file: file.to_owned(),
-            line,
-            column,
-            message: problem.message,
-        })
-    })?;
+    validate::validate(&spec).map_err(|problem| located(file, source, problem))?;
     Ok(spec)
 }
 

@@ -103,7 +103,7 @@ async fn up_on<R: Runtime>(
     };
     let mut plan = plan::build(spec, &templates_dir(spec_path), lab, flavor, offset)?;
     plan.spec_file = std::fs::canonicalize(spec_path).unwrap_or_else(|_| spec_path.to_owned());
-    let revision = rt.revision().await?;
+    let revision = rt.revision(&plan).await?;
     if !revision.is_empty() {
         plan.hash = format!("{}-{revision}", plan.hash);
     }

@@ -24,6 +24,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use super::image::{self, Inputs};
+use super::tools::{self, Tools};
 use super::{ExecOutput, Io, NodeState, PublishedPort, Runtime, labels};
 use crate::plan::{NodePlan, Plan};
 
@@ -33,6 +34,8 @@ pub(crate) struct DockerRuntime {
     docker: Docker,
     /// The image tag prepared for this run.
     image: Mutex<Option<String>>,
+    /// The host tools prepared for this run.
+    tools: Mutex<Tools>,
 }
 
 /// Why the Docker daemon cannot be used, with what to do about it.
@@ -65,6 +68,7 @@ impl DockerRuntime {
         Ok(DockerRuntime {
             docker,
             image: Mutex::new(None),
+            tools: Mutex::new(Tools::default()),
         })
     }
 
@@ -195,10 +199,17 @@ impl Runtime for DockerRuntime {
         "docker"
     }
 
-    async fn revision(&self) -> anyhow::Result<String> {
-        // The image's tag is the digest of its content: a new labnode means new containers.
+    async fn revision(&self, plan: &Plan) -> anyhow::Result<String> {
+        // The image's tag is the digest of its content: a new labnode means new containers;
+        // so does a tool that changed or became available.
         let tag = image::context(&Inputs::locate()?)?.tag;
-        Ok(tag.rsplit(':').next().unwrap_or_default().to_owned())
+        let image = tag.rsplit(':').next().unwrap_or_default();
+        let tools = tools::revision(plan);
+        Ok(if tools.is_empty() {
+            image.to_owned()
+        } else {
+            format!("{image}-{tools}")
+        })
     }
 
     async fn prepare(&self, plan: &Plan) -> anyhow::Result<String> {
@@ -212,7 +223,17 @@ impl Runtime for DockerRuntime {
         } else {
             format!("{tag} up to date")
         };
-        Ok(format!("{image}, network {}", plan.network))
+        let owned = plan.clone();
+        let prepared = tokio::task::spawn_blocking(move || Tools::prepare(&owned)).await?;
+        let summary = prepared.summary();
+        if let Ok(mut tools) = self.tools.lock() {
+            *tools = prepared;
+        }
+        let mut said = format!("{image}, network {}", plan.network);
+        if let Some(summary) = summary {
+            said = format!("{said}, {summary}");
+        }
+        Ok(said)
     }
 
     async fn create(&self, plan: &Plan, node: &NodePlan) -> anyhow::Result<()> {
@@ -245,6 +266,17 @@ impl Runtime for DockerRuntime {
                 .with_context(|| format!("cannot create volume {name}"))?;
             binds.push(format!("{name}:{dir}"));
         }
+        let mut path = image::PATH.to_owned();
+        if let Ok(tools) = self.tools.lock() {
+            for (tool, dir) in tools.of(node) {
+                let point = tools::mount_point(tool);
+                binds.push(format!("{}:{point}:ro", dir.display()));
+                path = format!("{path}:{point}/bin");
+            }
+        }
+        for mount in &node.mounts {
+            binds.push(format!("{}:{}:ro", mount.source.display(), mount.path));
+        }
         let port_bindings = node
             .ports
             .iter()
@@ -269,7 +301,10 @@ impl Runtime for DockerRuntime {
                     .map(|p| format!("{}/tcp", p.port))
                     .collect(),
             ),
-            env: Some(vec![format!("LAB_NODE={}/{}", plan.lab, node.name)]),
+            env: Some(vec![
+                format!("LAB_NODE={}/{}", plan.lab, node.name),
+                format!("PATH={path}"),
+            ]),
             stop_timeout: Some(20),
             host_config: Some(HostConfig {
                 binds: Some(binds),

@@ -10,6 +10,8 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
+use crate::spec::TOOLS_ROOT;
+
 /// The image repository name (`LAB_IMAGE_REPOSITORY` overrides it, e.g. for a cold-start
 /// benchmark); the tag is the context's digest.
 fn repository() -> String {
@@ -124,7 +126,7 @@ pub(crate) struct BuildContext {
 /// Assembles the build context.
 pub(crate) fn context(inputs: &Inputs) -> anyhow::Result<BuildContext> {
     let mut tar = Tar::new();
-    tar.file("Dockerfile", DOCKERFILE.as_bytes(), 0o644)?;
+    tar.file("Dockerfile", dockerfile().as_bytes(), 0o644)?;
     for dir in [
         "rootfs/bin",
         "rootfs/sbin",
@@ -182,8 +184,9 @@ pub(crate) fn context(inputs: &Inputs) -> anyhow::Result<BuildContext> {
     )?;
     tar.file("rootfs/etc/group", b"root:x:0:\n", 0o644)?;
     tar.file("rootfs/etc/nsswitch.conf", b"hosts: files dns\n", 0o644)?;
-    tar.file("rootfs/etc/profile", PROFILE.as_bytes(), 0o644)?;
-    tar.file("rootfs/root/.bashrc", PROFILE.as_bytes(), 0o644)?;
+    let profile = profile();
+    tar.file("rootfs/etc/profile", profile.as_bytes(), 0o644)?;
+    tar.file("rootfs/root/.bashrc", profile.as_bytes(), 0o644)?;
     tar.file("rootfs/root/.profile", b". /etc/profile\n", 0o644)?;
     let tar = tar.finish()?;
     let digest = Sha256::digest(&tar);
@@ -194,25 +197,41 @@ pub(crate) fn context(inputs: &Inputs) -> anyhow::Result<BuildContext> {
     })
 }
 
-const DOCKERFILE: &str = "\
+/// A node's PATH: the TP's tools first, as in the original containers (a node's mounted
+/// tools follow, see [`super::tools`]).
+pub(crate) const PATH: &str = "/usr/local/kafka/bin:/usr/local/hadoop/bin:/usr/local/spark/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn dockerfile() -> String {
+    format!(
+        "\
 # The lab node image, assembled by `lab build` from this machine's files (no registry).
 FROM scratch
 COPY rootfs/ /
-ENV PATH=/usr/local/kafka/bin:/usr/local/hadoop/bin:/usr/local/spark/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \\
+ENV PATH={PATH} \\
     KAFKA_HOME=/usr/local/kafka HADOOP_HOME=/usr/local/hadoop HOME=/root SHELL=/bin/bash
 WORKDIR /root
 STOPSIGNAL SIGTERM
 ENTRYPOINT [\"/usr/local/bin/labnode\", \"init\"]
-";
+"
+    )
+}
 
-const PROFILE: &str = "\
+/// The login profile: PATH again (a login shell resets it), with the `bin/` of every tool
+/// mounted under `/opt/lab`.
+fn profile() -> String {
+    format!(
+        "\
 # Login profile of a lab node: the TP's tools on PATH, as in the original containers.
 export KAFKA_HOME=/usr/local/kafka
 export HADOOP_HOME=/usr/local/hadoop
-export PATH=/usr/local/kafka/bin:/usr/local/hadoop/bin:/usr/local/spark/bin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH={PATH}
+for tool in {TOOLS_ROOT}/*/bin; do [ -d \"$tool\" ] && PATH=\"$PATH:$tool\"; done
+unset tool
 export PS1='\\u@\\h:\\w\\$ '
 alias ll='ls -l'
-";
+"
+    )
+}
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))

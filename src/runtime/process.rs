@@ -18,6 +18,7 @@ use rustix::process::{Pid, Signal};
 use serde::{Deserialize, Serialize};
 
 use super::image::{self, Inputs};
+use super::tools::Tools;
 use super::{ExecOutput, Io, NodeState, PublishedPort, Runtime};
 use crate::plan::{NodePlan, Plan, SERVICES_FILE};
 
@@ -128,13 +129,21 @@ impl ProcessRuntime {
     }
 }
 
+/// Makes `link` a symbolic link to `target`, replacing what was there.
+fn relink(target: &Path, link: &Path) -> anyhow::Result<()> {
+    let _ = fs::remove_file(link);
+    std::os::unix::fs::symlink(target, link)
+        .with_context(|| format!("cannot link {}", link.display()))
+}
+
 impl Runtime for ProcessRuntime {
     fn name(&self) -> &'static str {
         "process"
     }
 
-    async fn revision(&self) -> anyhow::Result<String> {
-        // Nodes run the labnode beside `lab` through links: a new build is picked up on start.
+    async fn revision(&self, _plan: &Plan) -> anyhow::Result<String> {
+        // Nodes run the labnode beside `lab` and the tools through links, made again by
+        // `prepare`: a new build is picked up on start.
         Ok(String::new())
     }
 
@@ -147,12 +156,23 @@ impl Runtime for ProcessRuntime {
             .into_iter()
             .chain(["labnode".to_owned()]);
         for name in names {
-            let link = bin.join(name);
-            let _ = fs::remove_file(&link);
-            std::os::unix::fs::symlink(&labnode, &link)
-                .with_context(|| format!("cannot link {}", link.display()))?;
+            relink(&labnode, &bin.join(name))?;
         }
-        Ok(format!("tools in {}", bin.display()))
+        // The host tools' commands (`python3`) beside them: the nodes share one bin directory.
+        let owned = plan.clone();
+        let tools = tokio::task::spawn_blocking(move || Tools::prepare(&owned)).await?;
+        for node in &plan.nodes {
+            for (_, dir) in tools.of(node) {
+                for entry in fs::read_dir(dir.join("bin"))?.filter_map(Result::ok) {
+                    relink(&entry.path(), &bin.join(entry.file_name()))?;
+                }
+            }
+        }
+        let mut said = format!("tools in {}", bin.display());
+        if let Some(summary) = tools.summary() {
+            said = format!("{said}, {summary}");
+        }
+        Ok(said)
     }
 
     async fn create(&self, plan: &Plan, node: &NodePlan) -> anyhow::Result<()> {
@@ -173,6 +193,14 @@ impl Runtime for ProcessRuntime {
             }
             fs::write(path, &f.contents)
                 .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        // A mount is a link to the host directory (it stays writable: the host's own files).
+        for mount in &node.mounts {
+            let link = root.join(mount.path.trim_start_matches('/'));
+            if let Some(parent) = link.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            relink(&mount.source, &link)?;
         }
         let meta = Meta {
             lab: plan.lab.clone(),

@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Spec;
+use super::{MountSpec, Spec};
+
+/// Where tools are mounted in a node; mounts of the spec stay out of it.
+pub(crate) const TOOLS_ROOT: &str = "/opt/lab";
 
 /// One validation failure.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +149,54 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
                 ));
             }
         }
+        let mut tools = BTreeSet::new();
+        for tool in &node.tools {
+            if !tools.insert(tool) {
+                return Err(Problem::new(
+                    "tools",
+                    tool.name(),
+                    1,
+                    format!(
+                        "tool `{}` is listed twice in node `{}`",
+                        tool.name(),
+                        node.name
+                    ),
+                ));
+            }
+        }
+        let mut mount_paths = BTreeSet::new();
+        for mount in &node.mounts {
+            if let Some(why) = bad_mount_path(&mount.path, &spec.volumes) {
+                return Err(Problem::new(
+                    "path",
+                    &mount.path,
+                    0,
+                    format!("mount path `{}`: {why}", mount.path),
+                ));
+            }
+            if !mount_paths.insert(mount.path.as_str()) {
+                return Err(Problem::new(
+                    "path",
+                    &mount.path,
+                    1,
+                    format!(
+                        "`{}` is mounted twice into node `{}`",
+                        mount.path, node.name
+                    ),
+                ));
+            }
+            if mount.source.is_empty() {
+                return Err(Problem::new(
+                    "path",
+                    &mount.path,
+                    0,
+                    format!(
+                        "mount `{}` has an empty source: expected a host directory",
+                        mount.path
+                    ),
+                ));
+            }
+        }
         for service in &node.services {
             if !is_name(&service.name) {
                 return Err(Problem::new(
@@ -278,6 +329,55 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
             0,
             format!("dependency cycle: {}", cycle.join(" → ")),
         ));
+    }
+    Ok(())
+}
+
+/// Why a mount's node path is refused, if it is: it must be absolute and plain (no `.`, `..`
+/// or empty parts), neither `/` nor a kept volume, and outside the tools' directory.
+fn bad_mount_path(path: &str, volumes: &[String]) -> Option<&'static str> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Some("expected an absolute path");
+    };
+    if rest.is_empty()
+        || rest
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+    {
+        return Some("expected a plain absolute path below `/` (no `.`, `..` or `//`)");
+    }
+    if volumes.iter().any(|v| v.trim_end_matches('/') == path) {
+        return Some("it is a kept volume: mount below it instead");
+    }
+    if path == TOOLS_ROOT || path.starts_with(&format!("{TOOLS_ROOT}/")) {
+        return Some("/opt/lab is where `tools` go");
+    }
+    None
+}
+
+/// Where a mount's source is on the host: relative to the spec file's directory.
+pub(crate) fn mount_source(spec: &Spec, mount: &MountSpec) -> std::path::PathBuf {
+    spec.dir.join(&mount.source)
+}
+
+/// Checks that every mount's source is a host directory (a loaded spec knows its directory).
+pub(crate) fn sources(spec: &Spec) -> Result<(), Problem> {
+    for node in &spec.nodes {
+        for mount in &node.mounts {
+            let source = mount_source(spec, mount);
+            if !source.is_dir() {
+                return Err(Problem::new(
+                    "source",
+                    &mount.source,
+                    0,
+                    format!(
+                        "mount source `{}` ({}) is not a directory: expected one, relative to the spec file",
+                        mount.source,
+                        source.display()
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -480,6 +580,67 @@ nodes:
         );
         let err = error_of(&format!("{base}  - name: c\n    colour: red\n"));
         assert!(err.message.contains("unknown field `colour`"), "{err}");
+    }
+
+    #[test]
+    fn tools_are_a_closed_list_without_repeats() {
+        let err = error_of("name: x\nnodes:\n  - name: a\n    tools: [python, python]\n");
+        assert!(
+            err.message.contains("tool `python` is listed twice"),
+            "{err}"
+        );
+        assert_eq!((err.line, err.column), (4, 21), "{err}");
+        let err = error_of("name: x\nnodes:\n  - name: a\n    tools: [java]\n");
+        assert!(err.message.contains("unknown variant `java`"), "{err}");
+        assert!(err.message.contains("expected `python`"), "{err}");
+        assert_eq!(err.line, 4, "{err}");
+    }
+
+    #[test]
+    fn a_mount_path_must_be_plain_absolute_and_free() {
+        let base = "name: x\nvolumes: [/root]\nnodes:\n  - name: a\n    mounts:\n";
+        for (path, why) in [
+            ("root/examples", "expected an absolute path"),
+            ("/root/../etc", "no `.`, `..` or `//`"),
+            ("/root", "it is a kept volume"),
+            ("/opt/lab/python", "where `tools` go"),
+        ] {
+            let err = error_of(&format!("{base}      - {{ source: s, path: {path} }}\n"));
+            assert!(err.message.contains(why), "{path}: {err}");
+            assert_eq!((err.line, err.column), (6, 28), "{path}: {err}");
+        }
+        let err = error_of(&format!(
+            "{base}      - {{ source: s, path: /x }}\n      - {{ source: t, path: /x }}\n"
+        ));
+        assert!(err.message.contains("`/x` is mounted twice"), "{err}");
+        assert_eq!(err.line, 7, "{err}");
+        let err = error_of(&format!("{base}      - {{ source: s, paht: /x }}\n"));
+        assert!(err.message.contains("unknown field `paht`"), "{err}");
+    }
+
+    #[test]
+    fn a_loaded_spec_needs_its_mount_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("there")).unwrap();
+        let spec = "name: x\nnodes:\n  - name: a\n    mounts:\n      - { source: there, path: /a }\n      - { source: missing, path: /b }\n";
+        let path = dir.path().join("lab.yaml");
+        std::fs::write(&path, spec).unwrap();
+        let err = match crate::spec::load(&path) {
+            Err(SpecError::Invalid(l)) => l,
+            other => panic!("expected an invalid spec, got {other:?}"),
+        };
+        assert!(
+            err.message.contains("mount source `missing` (")
+                && err.message.contains("is not a directory"),
+            "{err}"
+        );
+        assert_eq!((err.line, err.column), (6, 19), "{err}");
+        std::fs::create_dir(dir.path().join("missing")).unwrap();
+        let spec = crate::spec::load(&path).unwrap();
+        assert_eq!(
+            super::mount_source(&spec, &spec.nodes[0].mounts[0]),
+            dir.path().canonicalize().unwrap().join("there")
+        );
     }
 
     #[test]

@@ -70,6 +70,29 @@ fn the_tp3_lab_runs_as_local_processes() {
         home.trim(),
         format!("{state}/e2e-proc/hadoop-master/usr/local/kafka")
     );
+    // The master's tools and mounts are the host's: its python3 (the bundle, with
+    // kafka-python) and the examples directory under its root.
+    if venv_python().is_some() {
+        let python = lab_ok(
+            &[
+                "exec",
+                "--name",
+                "e2e-proc",
+                "hadoop-master",
+                "--",
+                "sh",
+                "-c",
+                "test -f root/examples/python/SimpleProducer.py && \
+                 python3 -c 'import kafka, sys; print(sys.prefix); print(kafka.__version__)'",
+            ],
+            &env,
+        );
+        let lines: Vec<&str> = python.lines().collect();
+        assert!(
+            lines.first().is_some_and(|p| p.contains("python-")) && lines.len() == 2,
+            "{python}"
+        );
+    }
     let logs = lab_ok(
         &["logs", "--name", "e2e-proc", "hadoop-master", "zookeeper"],
         &env,

@@ -25,13 +25,15 @@ pub fn in_ci() -> bool {
 /// digest between two `lab up` of one test.
 static LABNODE: OnceLock<PathBuf> = OnceLock::new();
 
-/// Builds `labnode` once and snapshots it (see [`LABNODE`]); `lab()` passes it as LAB_LABNODE.
+/// Builds `labnode` (and the TP's Rust examples, beside it) once and snapshots it (see
+/// [`LABNODE`]); `lab()` passes it as LAB_LABNODE.
 pub fn ensure_labnode() {
     e2e_lock();
     LABNODE.get_or_init(|| {
         let release = lab_bin().components().any(|c| c.as_os_str() == "release");
         let mut cmd = Command::new(env!("CARGO"));
-        cmd.args(["build", "-p", "labnode"]).current_dir(root());
+        cmd.args(["build", "-p", "labnode", "-p", "tp3-examples"])
+            .current_dir(root());
         if release {
             cmd.arg("--release");
         }
@@ -156,6 +158,22 @@ pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+}
+
+/// The Python of the test virtualenv `make setup` creates (kafka-python); `None` (a skip,
+/// failing under CI) without it.
+pub fn venv_python() -> Option<PathBuf> {
+    let python = root().join(".venv/bin/python");
+    if python.is_file() {
+        return Some(python);
+    }
+    assert!(
+        !in_ci(),
+        "CI=true but {} is missing (make setup)",
+        python.display()
+    );
+    eprintln!("SKIP: {} is missing (make setup)", python.display());
+    None
 }
 
 /// Runs `docker <args>` and returns stdout.

@@ -1,6 +1,9 @@
 //! TP3's whole sequence, typed as a student types it, in a fresh Docker lab (`e2e-tp3`, the
-//! default spec): each command's output is compared with the one the TP shows.
+//! default spec): each command's output is compared with the one the TP shows, the custom
+//! SimpleProducer/SimpleConsumer examples (Python and Rust) included.
 
+use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -119,11 +122,96 @@ fn read_all_from_host(port: u16, topic: &str) -> Vec<String> {
     values
 }
 
+/// The end offset of partition 0 of `topic`, asked through broker 0's published port.
+fn end_offset(topic: &str) -> i64 {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", format!("localhost:{}", 9092 + OFFSET))
+        .create()
+        .unwrap();
+    consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(30))
+        .unwrap()
+        .1
+}
+
+/// What a SimpleConsumer prints for `runs` SimpleProducer runs landing from offset `from`.
+fn simple_records(from: i64, runs: i64) -> Vec<String> {
+    (0..10 * runs)
+        .map(|n| {
+            format!(
+                "offset = {}, key = {}, value = {}",
+                from + n,
+                n % 10,
+                n % 10
+            )
+        })
+        .collect()
+}
+
+/// The record lines a SimpleConsumer printed (in `file` on the master) from offset `from` on;
+/// the lines before are the group's older records.
+fn printed_from(file: &str, from: i64) -> Vec<String> {
+    master(&format!("cat {file}"))
+        .lines()
+        .filter(|l| {
+            l.strip_prefix("offset = ")
+                .and_then(|r| r.split(',').next()?.parse::<i64>().ok())
+                .is_some_and(|offset| offset >= from)
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Checks a SimpleConsumer's whole output: the TP's first line, then records only.
+fn assert_consumer_output(file: &str) {
+    let out = master(&format!("cat {file}"));
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("Souscris au topic Hello-Kafka"), "{out}");
+    assert!(lines.all(|l| l.starts_with("offset = ")), "{out}");
+}
+
+/// Runs a SimpleProducer on the host; insists it prints the TP's line.
+fn host_producer(program: &Path, args: &[&Path]) {
+    let out = Command::new(program)
+        .args(args)
+        .arg("Hello-Kafka")
+        .env(
+            "KAFKA_BOOTSTRAP_SERVERS",
+            format!("localhost:{}", 9092 + OFFSET),
+        )
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "Message envoye avec succes"
+    );
+}
+
+/// Stops the background program whose pid is in `pid_file` on the master, and waits for its end.
+fn stop(pid_file: &str) {
+    master(&format!("kill $(cat {pid_file})"));
+    eventually(&format!("the end of the program in {pid_file}"), || {
+        master(&format!(
+            "kill -0 $(cat {pid_file}) 2>/dev/null && echo running || echo gone"
+        ))
+        .trim()
+            == "gone"
+    });
+}
+
 #[test]
 fn tp3_transcript() {
     if !docker_available() {
         return;
     }
+    let Some(host_python) = venv_python() else {
+        return;
+    };
     ensure_labnode();
     let _guard = LabGuard::new(LAB, &[]);
     let began = std::time::Instant::now();
@@ -256,11 +344,60 @@ fn tp3_transcript() {
     });
     master("kill $(cat spark.pid)");
 
+    // Création d'une application personnalisée, in Python: `python3` and the examples are in
+    // the master. The consumer runs (group `test`) while the producer runs in the master, then
+    // the Rust one on the host.
+    let from = end_offset("Hello-Kafka");
+    master(
+        "python3 examples/python/SimpleConsumer.py Hello-Kafka > py-consumer.out \
+         2> py-consumer.err < /dev/null & echo $! > py-consumer.pid",
+    );
+    let produced = master("python3 examples/python/SimpleProducer.py Hello-Kafka");
+    assert_eq!(produced.trim(), "Message envoye avec succes");
+    let rust_bin = |name: &str| lab_bin().with_file_name(name);
+    host_producer(&rust_bin("simple_producer"), &[]);
+    let want = simple_records(from, 2);
+    eventually("the Python SimpleConsumer's 20 records", || {
+        printed_from("py-consumer.out", from) == want
+    });
+    assert_consumer_output("py-consumer.out");
+    // `kill`, as Ctrl-C: it leaves group `test` for the next consumer.
+    stop("py-consumer.pid");
+
+    // The same in Rust: the static binaries copied into the master; the Python producer runs
+    // on the host.
+    let from = end_offset("Hello-Kafka");
+    for name in ["simple_consumer", "simple_producer"] {
+        let bin = rust_bin(name);
+        docker(&[
+            "cp",
+            bin.to_str().unwrap(),
+            &format!("{LAB}-hadoop-master:/root/{name}"),
+        ]);
+    }
+    master(
+        "./simple_consumer Hello-Kafka > rust-consumer.out 2> rust-consumer.err \
+         < /dev/null & echo $! > rust-consumer.pid",
+    );
+    let produced = master("./simple_producer Hello-Kafka");
+    assert_eq!(produced.trim(), "Message envoye avec succes");
+    host_producer(
+        &host_python,
+        &[&root().join("labs/tp3/examples/python/SimpleProducer.py")],
+    );
+    let want = simple_records(from, 2);
+    eventually("the Rust simple_consumer's 20 records", || {
+        printed_from("rust-consumer.out", from) == want
+    });
+    assert_consumer_output("rust-consumer.out");
+    stop("rust-consumer.pid");
+
     // From the host: a real client reads the topic through each broker's published port.
     let mut expected: Vec<String> = vec!["first message".into(), "second message".into()];
     expected.extend((0..10).map(|i| i.to_string()));
     expected.push("after-the-pause".into());
     expected.push("hello hello kafka and zookeeper!".into());
+    expected.extend((0..40).map(|n| (n % 10).to_string()));
     for port in [9092, 9093, 9094] {
         assert_eq!(read_all_from_host(port + OFFSET, "Hello-Kafka"), expected);
     }

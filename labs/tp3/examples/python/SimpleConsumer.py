@@ -6,6 +6,7 @@ prints every record of the topic given until Ctrl-C.
 The broker is localhost:9092 as in the TP; KAFKA_BOOTSTRAP_SERVERS overrides it.
 """
 import os
+import signal
 import sys
 
 from kafka import KafkaConsumer
@@ -26,6 +27,9 @@ def main():
         key_deserializer=lambda b: b.decode() if b is not None else None,  # StringDeserializer
         value_deserializer=lambda b: b.decode() if b is not None else None,
     )
+    # `kill` stops it as Ctrl-C does: it leaves its group at once, so the next consumer of
+    # group "test" gets the partition without waiting for the session timeout.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     # Kafka Consumer va souscrire a la liste de topics ici
     consumer.subscribe([topic_name])
     # Afficher le nom du topic

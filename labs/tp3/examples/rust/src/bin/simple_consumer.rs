@@ -8,17 +8,21 @@ use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 
 /// A key or value as Java's StringDeserializer shows it ("null" when absent).
 fn text(bytes: Option<&[u8]>) -> String {
-    bytes.map_or_else(|| "null".into(), |b| String::from_utf8_lossy(b).into_owned())
+    bytes.map_or_else(
+        || "null".into(),
+        |b| String::from_utf8_lossy(b).into_owned(),
+    )
 }
 
-fn main() {
+fn main() -> Result<(), KafkaError> {
     let Some(topic_name) = std::env::args().nth(1) else {
         println!("Entrer le nom du topic");
-        return;
+        return Ok(());
     };
     let bootstrap =
         std::env::var("KAFKA_BOOTSTRAP_SERVERS").unwrap_or_else(|_| "localhost:9092".into());
@@ -28,12 +32,9 @@ fn main() {
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         .set("session.timeout.ms", "30000")
-        .create()
-        .expect("consumer configuration");
+        .create()?;
     // Kafka Consumer va souscrire a la liste de topics ici
-    consumer
-        .subscribe(&[&topic_name])
-        .expect("subscribe to the topic");
+    consumer.subscribe(&[&topic_name])?;
     // Afficher le nom du topic
     println!("Souscris au topic {topic_name}");
     loop {

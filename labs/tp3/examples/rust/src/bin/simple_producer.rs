@@ -6,13 +6,14 @@
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
+use rdkafka::error::KafkaError;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-fn main() {
+fn main() -> Result<(), KafkaError> {
     // Verifier que le topic est donne en argument
     let Some(topic_name) = std::env::args().nth(1) else {
         println!("Entrer le nom du topic");
-        return;
+        return Ok(());
     };
     let bootstrap =
         std::env::var("KAFKA_BOOTSTRAP_SERVERS").unwrap_or_else(|_| "localhost:9092".into());
@@ -22,20 +23,14 @@ fn main() {
         .set("retries", "0")
         .set("batch.size", "16384")
         .set("queue.buffering.max.kbytes", "32768") // buffer.memory
-        .create()
-        .expect("producer configuration");
+        .create()?;
     for i in 0..10 {
         let text = i.to_string();
         let record = BaseRecord::to(&topic_name).key(&text).payload(&text);
-        if let Err((e, _)) = producer.send(record) {
-            eprintln!("send failed: {e}");
-            std::process::exit(1);
-        }
+        producer.send(record).map_err(|(e, _)| e)?;
     }
     // close(): wait until every record is acknowledged.
-    if let Err(e) = producer.flush(Duration::from_secs(30)) {
-        eprintln!("flush failed: {e}");
-        std::process::exit(1);
-    }
+    producer.flush(Duration::from_secs(30))?;
     println!("Message envoye avec succes");
+    Ok(())
 }
