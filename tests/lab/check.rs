@@ -45,7 +45,7 @@ fn sink_lag(report: &serde_json::Value) -> i64 {
 /// Produces `key:value` lines to Hello-Kafka from the host with kcat.
 fn produce(kcat: &str, lines: &[&str]) {
     let mut producer = Command::new(kcat)
-        .args(["-P", "-b", "localhost:11592", "-t", "Hello-Kafka", "-K:"])
+        .args(["-P", "-b", "localhost:20592", "-t", "Hello-Kafka", "-K:"])
         .stdin(Stdio::piped())
         .spawn()
         .unwrap();
@@ -96,7 +96,7 @@ fn checks_follow_the_state_of_the_lab() {
             "--name",
             "e2e-check",
             "--port-offset",
-            "2500",
+            "11500",
             "--runtime",
             "docker",
         ],
@@ -200,6 +200,37 @@ fn checks_follow_the_state_of_the_lab() {
     assert!(topics.contains("Hello-Kafka 1p r1"), "{topics}");
     let stream = detail(&report, "wordcount batches (stream log)", "hadoop-master");
     assert!(stream.contains("batch(es)"), "{stream}");
+
+    // A consumer that reads Hello-Kafka but never commits: the groups check names it.
+    let lazy = Command::new(kcat)
+        .args(["-C", "-q", "-b", "localhost:20592", "-G", "lazy-reader"])
+        .args(["-X", "enable.auto.commit=false", "Hello-Kafka"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut groups = String::new();
+    eventually(
+        "the groups check to fail on the consumer that never commits",
+        || {
+            let report = check_json("e2e-check").1;
+            let c = result(&report, "consumer groups (committed offsets, lag)", "-");
+            groups = c["detail"].as_str().unwrap().to_owned();
+            c["passed"] == false && groups.contains("lazy-reader")
+        },
+    );
+    assert!(
+        groups.contains("lazy-reader") && groups.contains("nothing committed for Hello-Kafka/0"),
+        "{groups}"
+    );
+    // Ctrl-C: kcat leaves the group, so the checks below do not wait for its session to end.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &lazy.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let mut lazy = lazy;
+    assert!(lazy.wait().is_ok());
 
     let added = std::time::Instant::now();
     // The sink and the stream stopped while messages arrive: no batch, and the sink's lag.
@@ -305,13 +336,13 @@ fn checks_follow_the_state_of_the_lab() {
         "{jps}"
     );
     for (name, says) in [
-        ("zookeeper (ruok → imok on 2181)", "127.0.0.1:4681"),
-        ("brokers registered", "Metadata from 127.0.0.1:11592"),
-        ("produce/consume via kafka-2", "127.0.0.1:11594"),
-        ("HDFS health (live datanodes, safe mode)", "127.0.0.1:52570"),
+        ("zookeeper (ruok → imok on 2181)", "127.0.0.1:13681"),
+        ("brokers registered", "Metadata from 127.0.0.1:20592"),
+        ("produce/consume via kafka-2", "127.0.0.1:20594"),
+        ("HDFS health (live datanodes, safe mode)", "127.0.0.1:61570"),
         (
             "controller elected (ZooKeeper)",
-            "ZooKeeper at 127.0.0.1:4681",
+            "ZooKeeper at 127.0.0.1:13681",
         ),
     ] {
         let c = result(&report, name, "hadoop-master");
@@ -339,7 +370,7 @@ fn checks_follow_the_state_of_the_lab() {
             "-f",
             "labs/cluster.yaml",
             "--port-offset",
-            "2600",
+            "11600",
             "--runtime",
             "docker",
         ],

@@ -14,7 +14,7 @@ use crate::support::*;
 
 const LAB: &str = "e2e-cluster";
 /// Host ports are the spec's plus this (the student's own lab keeps 9092…).
-const OFFSET: u16 = 2800;
+const OFFSET: u16 = 11800;
 const TOPIC: &str = "failover";
 
 /// The host's bootstrap list: every broker's published port.

@@ -17,7 +17,7 @@ fn the_tp3_lab_runs_as_local_processes() {
             "--runtime",
             "process",
             "--port-offset",
-            "2400",
+            "11400",
         ],
         &env,
     );
@@ -44,7 +44,7 @@ fn the_tp3_lab_runs_as_local_processes() {
             .join("e2e-proc/hadoop-master/usr/local/kafka/config/server-two.properties"),
     )
     .unwrap();
-    assert!(conf.contains("EXTERNAL://localhost:11494"), "{conf}");
+    assert!(conf.contains("EXTERNAL://localhost:20494"), "{conf}");
     assert!(
         conf.contains(&format!(
             "log.dirs={state}/e2e-proc/hadoop-master/tmp/kafka-logs-2"

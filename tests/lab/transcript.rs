@@ -14,7 +14,7 @@ use crate::support::*;
 
 const LAB: &str = "e2e-tp3";
 /// Host ports are the spec's plus this (the student's own `tp3` lab keeps 9092…).
-const OFFSET: u16 = 2700;
+const OFFSET: u16 = 11700;
 
 /// Runs `script` in a login shell on the master, from root's home, as a student's terminal
 /// does; insists it succeeds and returns stdout.
