@@ -59,20 +59,13 @@ fn produce(kcat: &str, lines: &[&str]) {
     assert!(producer.wait().unwrap().success());
 }
 
-fn master_sh(lab_name: &str, script: &str) {
-    lab_ok(
-        &[
-            "exec",
-            "--name",
-            lab_name,
-            "hadoop-master",
-            "--",
-            "sh",
-            "-c",
-            script,
-        ],
-        &[],
-    );
+/// Runs `script` in e2e-check's master, then waits until jps there shows none of `gone`.
+fn stop_on_master(script: &str, gone: &[&str]) {
+    master_sh("e2e-check", script, &[]);
+    eventually(&format!("{gone:?} to stop"), || {
+        let s = services(&status("e2e-check", &[]), "hadoop-master");
+        gone.iter().all(|g| !s.iter().any(|x| x == g))
+    });
 }
 
 #[test]
@@ -234,14 +227,10 @@ fn checks_follow_the_state_of_the_lab() {
 
     let added = std::time::Instant::now();
     // The sink and the stream stopped while messages arrive: no batch, and the sink's lag.
-    master_sh(
-        "e2e-check",
+    stop_on_master(
         "kill $(jps | awk '/HdfsSink|StreamingWordCount/ {print $1}')",
+        &["HdfsSink", "StreamingWordCount"],
     );
-    eventually("the sink and the stream to stop", || {
-        let s = services(&status("e2e-check", &[]), "hadoop-master");
-        !s.contains(&"HdfsSink".to_owned()) && !s.contains(&"StreamingWordCount".to_owned())
-    });
     let before = sink_lag(&check_json("e2e-check").1);
     produce(
         kcat,
@@ -294,24 +283,17 @@ fn checks_follow_the_state_of_the_lab() {
     );
 
     // Broken on purpose: the brokers, the namenode and the coordinator stopped, the file gone.
-    master_sh(
-        "e2e-check",
+    stop_on_master(
         "kafka-server-stop.sh && kill $(jps | awk '/NameNode/ {print $1}')",
+        &["Kafka", "NameNode"],
     );
-    eventually("the brokers and the namenode to stop", || {
-        let s = services(&status("e2e-check", &[]), "hadoop-master");
-        !s.contains(&"Kafka".to_owned()) && !s.contains(&"NameNode".to_owned())
-    });
     // The brokers' registrations and /controller go with their sessions.
     eventually("/controller to go with the brokers", || {
         let report = check_json("e2e-check").1;
         detail(&report, "controller elected (ZooKeeper)", "hadoop-master")
             .contains("/controller is missing (registered brokers [])")
     });
-    master_sh("e2e-check", "zookeeper-server-stop.sh");
-    eventually("the coordinator to stop", || {
-        !services(&status("e2e-check", &[]), "hadoop-master").contains(&"QuorumPeerMain".to_owned())
-    });
+    stop_on_master("zookeeper-server-stop.sh", &["QuorumPeerMain"]);
     lab_ok(
         &[
             "exec",

@@ -53,19 +53,7 @@ fn the_tp3_lab_runs_as_local_processes() {
     );
 
     // exec runs in the node's environment.
-    let home = lab_ok(
-        &[
-            "exec",
-            "--name",
-            "e2e-proc",
-            "hadoop-master",
-            "--",
-            "sh",
-            "-c",
-            "echo $KAFKA_HOME",
-        ],
-        &env,
-    );
+    let home = master_sh("e2e-proc", "echo $KAFKA_HOME", &env);
     assert_eq!(
         home.trim(),
         format!("{state}/e2e-proc/hadoop-master/usr/local/kafka")
@@ -73,18 +61,10 @@ fn the_tp3_lab_runs_as_local_processes() {
     // The master's tools and mounts are the host's: its python3 (the bundle, with
     // kafka-python) and the examples directory under its root.
     if venv_python().is_some() {
-        let python = lab_ok(
-            &[
-                "exec",
-                "--name",
-                "e2e-proc",
-                "hadoop-master",
-                "--",
-                "sh",
-                "-c",
-                "test -f root/examples/python/SimpleProducer.py && \
-                 python3 -c 'import kafka, sys; print(sys.prefix); print(kafka.__version__)'",
-            ],
+        let python = master_sh(
+            "e2e-proc",
+            "test -f root/examples/python/SimpleProducer.py && \
+             python3 -c 'import kafka, sys; print(sys.prefix); print(kafka.__version__)'",
             &env,
         );
         let lines: Vec<&str> = python.lines().collect();

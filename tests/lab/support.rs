@@ -97,6 +97,23 @@ pub fn lab(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("lab runs")
 }
 
+/// Runs `sh -c <script>` in lab `lab`'s master and insists it succeeds; returns stdout.
+pub fn master_sh(lab: &str, script: &str, env: &[(&str, &str)]) -> String {
+    lab_ok(
+        &[
+            "exec",
+            "--name",
+            lab,
+            "hadoop-master",
+            "--",
+            "sh",
+            "-c",
+            script,
+        ],
+        env,
+    )
+}
+
 /// Runs `lab <args>` and insists it succeeds; returns stdout.
 pub fn lab_ok(args: &[&str], env: &[(&str, &str)]) -> String {
     let out = lab(args, env);

@@ -28,7 +28,7 @@ pub(crate) enum TopicError {
     AlreadyExists,
     #[error("invalid topic name {0:?}: up to 249 characters of [a-zA-Z0-9._-], not . or ..")]
     InvalidName(String),
-    #[error("number of partitions must be at least 1 (got {0})")]
+    #[error("number of partitions must be between 1 and {MAX_PARTITIONS} (got {0})")]
     InvalidPartitions(i32),
     #[error("replication factor {0} is larger than the 1 available broker")]
     InvalidReplicationFactor(i16),
@@ -62,6 +62,19 @@ impl TopicError {
             TopicError::Storage(_) => ResponseError::KafkaStorageError,
         }
         .code()
+    }
+}
+
+/// The most partitions a topic may have: every partition is a directory and open files, so a
+/// request for millions (a typo, or a hostile client) is refused instead of filling the disk.
+pub(crate) const MAX_PARTITIONS: i32 = 10_000;
+
+/// INVALID_PARTITIONS unless a topic may have `n` partitions.
+pub(crate) fn check_partition_count(n: i32) -> Result<(), TopicError> {
+    if (1..=MAX_PARTITIONS).contains(&n) {
+        Ok(())
+    } else {
+        Err(TopicError::InvalidPartitions(n))
     }
 }
 
@@ -376,9 +389,7 @@ impl Topics {
     /// Checks what [`Topics::create`] would check, creating nothing.
     pub(crate) fn validate(&self, new: &NewTopic) -> Result<(), TopicError> {
         validate_name(&new.name)?;
-        if new.partitions < 1 {
-            return Err(TopicError::InvalidPartitions(new.partitions));
-        }
+        check_partition_count(new.partitions)?;
         if new.replication_factor != 1 && new.replication_factor != -1 {
             return Err(TopicError::InvalidReplicationFactor(new.replication_factor));
         }
@@ -446,7 +457,7 @@ impl Topics {
         if total <= current {
             return Err(TopicError::CannotShrink { current, total });
         }
-        Ok(())
+        check_partition_count(total)
     }
 
     /// Grows topic `name` to `total` partitions: the new partitions get their directories and
@@ -458,6 +469,7 @@ impl Topics {
         if total <= current {
             return Err(TopicError::CannotShrink { current, total });
         }
+        check_partition_count(total)?;
         let dirs: Vec<PathBuf> = (current..total)
             .map(|p| self.partition_dir(name, p))
             .collect();
@@ -739,5 +751,19 @@ mod tests {
         assert!(validate_name("..").is_err());
         assert!(validate_name("bad name").is_err());
         assert!(validate_name(&"x".repeat(250)).is_err());
+    }
+
+    #[test]
+    fn partition_counts_are_bounded_both_ways() {
+        assert!(check_partition_count(1).is_ok());
+        assert!(check_partition_count(MAX_PARTITIONS).is_ok());
+        for bad in [0, -1, MAX_PARTITIONS + 1, i32::MAX] {
+            let e = check_partition_count(bad).unwrap_err();
+            assert_eq!(e.code(), ResponseError::InvalidPartitions.code(), "{bad}");
+            assert_eq!(
+                e.to_string(),
+                format!("number of partitions must be between 1 and 10000 (got {bad})")
+            );
+        }
     }
 }
