@@ -2,17 +2,20 @@
 //! out in request order (clients pipeline requests and match answers by order and correlation
 //! id). Responses are gathered and written together when no complete frame is left to serve.
 
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
-use kafka_protocol::protocol::{Decodable, Encodable};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
+use kafka_protocol::protocol::Decodable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::api;
 use crate::frame::{FrameError, take_frame};
+use crate::response;
 use crate::session::Session;
 
 /// Why a connection is closed by the broker (logged, never a panic).
@@ -40,25 +43,21 @@ pub(crate) async fn serve(
 ) -> Result<(), ConnectionError> {
     let max = session.broker.config.socket_request_max_bytes;
     let mut input = BytesMut::with_capacity(8 * 1024);
-    let mut output = BytesMut::new();
+    let mut output = Outbox::default();
     loop {
         while let Some(frame) = take_frame(&mut input, max)? {
             let served = tokio::select! {
                 r = serve_request(&session, frame) => r?,
                 () = shutdown.cancelled() => return Ok(()),
             };
-            if let Some(response) = served {
-                output.put_slice(&response);
+            for chunk in served.into_iter().flatten() {
+                output.push(chunk);
             }
-            if output.len() > 1 << 20 {
-                stream.write_all(&output).await?;
-                output.clear();
+            if output.len > 1 << 20 {
+                output.write_to(&mut stream).await?;
             }
         }
-        if !output.is_empty() {
-            stream.write_all(&output).await?;
-            output.clear();
-        }
+        output.write_to(&mut stream).await?;
         let read = tokio::select! {
             r = stream.read_buf(&mut input) => r?,
             () = shutdown.cancelled() => return Ok(()),
@@ -75,12 +74,12 @@ pub(crate) async fn serve(
     }
 }
 
-/// Decodes and serves one frame; returns the encoded response frame, or `None` when the
-/// request gets no answer (Produce with acks=0).
+/// Decodes and serves one frame; returns the encoded response frame (as chunks), or `None`
+/// when the request gets no answer (Produce with acks=0).
 async fn serve_request(
     session: &Arc<Session>,
     mut frame: Bytes,
-) -> Result<Option<Bytes>, ConnectionError> {
+) -> Result<Option<Vec<Bytes>>, ConnectionError> {
     let (key, version) = peek_key_and_version(&frame)?;
     let api_key = ApiKey::try_from(key)
         .map_err(|()| ConnectionError::Unsupported(format!("unknown API key {key}")))?;
@@ -99,7 +98,7 @@ async fn serve_request(
         _ if api_key == ApiKey::ApiVersions => {
             // Kafka answers an ApiVersions it cannot serve with a v0 error listing what it has.
             let body = ResponseKind::ApiVersions(api::unsupported_version_response());
-            return encode_response(api_key, 0, header.correlation_id, &body).map(Some);
+            return encode_response(api_key, 0, header.correlation_id, body).map(Some);
         }
         _ => {
             return Err(ConnectionError::Unsupported(format!(
@@ -120,7 +119,17 @@ async fn serve_request(
     if silent {
         return Ok(None);
     }
-    encode_response(api_key, version, header.correlation_id, &response).map(Some)
+    encode_response(api_key, version, header.correlation_id, response).map(Some)
+}
+
+fn encode_response(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: ResponseKind,
+) -> Result<Vec<Bytes>, ConnectionError> {
+    response::encode(api_key, version, correlation_id, body)
+        .map_err(|e| ConnectionError::Malformed(e.to_string()))
 }
 
 /// The API key and version at the start of a request, read without trusting the frame's length.
@@ -134,28 +143,65 @@ fn peek_key_and_version(frame: &[u8]) -> Result<(i16, i16), ConnectionError> {
     }
 }
 
-/// Size prefix, response header (in the API's header version), then the body.
-fn encode_response(
-    api_key: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    body: &ResponseKind,
-) -> Result<Bytes, ConnectionError> {
-    let mut header = ResponseHeader::default();
-    header.correlation_id = correlation_id;
-    let header_version = api_key.response_header_version(version);
-    let fail = |e: anyhow::Error| {
-        ConnectionError::Malformed(format!("cannot encode {api_key:?} v{version}: {e:#}"))
-    };
-    let mut out = BytesMut::with_capacity(256);
-    out.put_i32(0);
-    header.encode(&mut out, header_version).map_err(fail)?;
-    body.encode(&mut out, version).map_err(fail)?;
-    let size = i32::try_from(out.len() - 4).map_err(|_| {
-        ConnectionError::Malformed(format!("{api_key:?} response of {} bytes", out.len()))
-    })?;
-    if let Some(prefix) = out.get_mut(..4) {
-        prefix.copy_from_slice(&size.to_be_bytes());
+/// Responses waiting to be written: small chunks are gathered into one buffer, large ones (fetched
+/// record sets) are kept as they are; all go out with vectored writes.
+#[derive(Debug, Default)]
+struct Outbox {
+    /// Chunks in write order; `small` comes after them.
+    chunks: VecDeque<Bytes>,
+    /// Small chunks copied together since the last large one.
+    small: BytesMut,
+    /// Bytes waiting in total.
+    len: usize,
+}
+
+impl Outbox {
+    /// Chunks below this size are copied into `small`.
+    const COPY_BELOW: usize = 4096;
+
+    /// Queues `chunk` after everything already queued.
+    fn push(&mut self, chunk: Bytes) {
+        self.len += chunk.len();
+        if chunk.len() < Self::COPY_BELOW {
+            self.small.put_slice(&chunk);
+        } else {
+            self.seal_small();
+            self.chunks.push_back(chunk);
+        }
     }
-    Ok(out.freeze())
+
+    /// Moves what `small` gathered into the chunk queue.
+    fn seal_small(&mut self) {
+        if !self.small.is_empty() {
+            self.chunks.push_back(self.small.split().freeze());
+        }
+    }
+
+    /// Writes everything queued, up to 64 chunks per system call.
+    async fn write_to(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+        self.seal_small();
+        while !self.chunks.is_empty() {
+            let mut slices = [IoSlice::new(&[]); 64];
+            for (slice, chunk) in slices.iter_mut().zip(&self.chunks) {
+                *slice = IoSlice::new(chunk);
+            }
+            let count = self.chunks.len().min(slices.len());
+            let mut written = stream
+                .write_vectored(slices.get(..count).unwrap_or(&[]))
+                .await?;
+            if written == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            self.len -= written;
+            while let Some(front) = self.chunks.front_mut() {
+                if front.len() > written {
+                    front.advance(written);
+                    break;
+                }
+                written -= front.len();
+                self.chunks.pop_front();
+            }
+        }
+        Ok(())
+    }
 }

@@ -16,6 +16,7 @@ pub mod frame;
 mod groups;
 pub mod log;
 mod producers;
+mod response;
 mod server;
 mod session;
 mod topics;
