@@ -121,29 +121,6 @@ async fn run_lab<R: Runtime>(
     Ok(Some(checker.run(&spec).await))
 }
 
-/// What the jps report of a node must show for its services.
-fn expected_jps(node: &NodePlan) -> Vec<String> {
-    let mut names: Vec<String> = node
-        .services
-        .iter()
-        .map(|s| jps_name(s.kind).to_owned())
-        .collect();
-    names.sort();
-    names
-}
-
-/// The name `jps` shows for a kind of service, as for Apache's Java daemons.
-fn jps_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Coordinator => "QuorumPeerMain",
-        Kind::Broker => "Kafka",
-        Kind::Namenode => "NameNode",
-        Kind::Datanode => "DataNode",
-        Kind::Sink => "HdfsSink",
-        Kind::Stream => "StreamingWordCount",
-    }
-}
-
 struct Checker<'a, R: Runtime> {
     rt: &'a R,
     plan: &'a Plan,
@@ -199,7 +176,7 @@ impl<R: Runtime> Checker<'_, R> {
         let plan = self.plan;
         for node in &plan.nodes {
             let state = self.state(&node.name).cloned();
-            let expected = expected_jps(node);
+            let expected = nodes::expected_jps(node);
             self.record("services (jps)".into(), &node.name, 0, async {
                 let state = state
                     .filter(NodeState::running)
@@ -378,7 +355,7 @@ impl<R: Runtime> Checker<'_, R> {
                         let running = nodes::jps(rt, &state)
                             .await
                             .iter()
-                            .any(|e| e.name == jps_name(Kind::Stream));
+                            .any(|e| e.name == nodes::jps_name(Kind::Stream));
                         let mut log = Vec::new();
                         rt.logs(
                             &state.object,

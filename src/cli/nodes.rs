@@ -7,7 +7,9 @@ use anyhow::bail;
 use serde::Serialize;
 
 use super::{LabArg, Runtimes, lab_name, runtimes};
+use crate::plan::NodePlan;
 use crate::runtime::{Io, NodeState, PublishedPort, Runtime};
+use crate::spec::Kind;
 
 /// A node as `lab status` reports it.
 #[derive(Debug, Serialize)]
@@ -205,6 +207,29 @@ pub(super) async fn logs(
         Runtimes::Process(p) => p.logs(&object, service, follow, tail, &mut stdout).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What the jps report of a node must show for its services.
+pub(super) fn expected_jps(node: &NodePlan) -> Vec<String> {
+    let mut names: Vec<String> = node
+        .services
+        .iter()
+        .map(|s| jps_name(s.kind).to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The name `jps` shows for a kind of service, as for Apache's Java daemons.
+pub(super) fn jps_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Coordinator => "QuorumPeerMain",
+        Kind::Broker => "Kafka",
+        Kind::Namenode => "NameNode",
+        Kind::Datanode => "DataNode",
+        Kind::Sink => "HdfsSink",
+        Kind::Stream => "StreamingWordCount",
+    }
 }
 
 #[cfg(test)]

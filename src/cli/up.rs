@@ -206,9 +206,75 @@ async fn up_on<R: Runtime>(
         }
     }
 
-    // Probes.
+    // Probes, then the services that have none.
     wait_for_probes(rt, &plan, deadline, progress).await?;
+    wait_for_unprobed(rt, &plan, deadline, progress).await?;
     Ok(plan)
+}
+
+/// Services without a probe (the sink, the stream) are up when jps lists them: waits until each
+/// node's jps report shows at least every service its spec runs, so `lab check` right after
+/// `lab up` sees the whole lab.
+async fn wait_for_unprobed<R: Runtime>(
+    rt: &R,
+    plan: &Plan,
+    deadline: Duration,
+    progress: &Progress,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    for node in plan
+        .nodes
+        .iter()
+        .filter(|n| n.services.iter().any(|s| s.probe.is_none()))
+    {
+        let want = nodes::expected_jps(node);
+        let step = progress.step(format!("{}: services in jps", node.name));
+        loop {
+            let state = rt.status(&node.object).await?.filter(NodeState::running);
+            let seen: Vec<String> = match &state {
+                Some(state) => nodes::jps(rt, state)
+                    .await
+                    .into_iter()
+                    .map(|e| e.name)
+                    .collect(),
+                None => Vec::new(),
+            };
+            let missing = missing_from(&want, &seen);
+            if missing.is_empty() {
+                step.done(want.join(", "));
+                break;
+            }
+            if start.elapsed() >= deadline {
+                step.fail(format!("missing {}", missing.join(", ")));
+                bail!(
+                    "on {}, jps does not show {} within {}s (it shows [{}]); `lab logs {} <service>` says why",
+                    node.name,
+                    missing.join(", "),
+                    deadline.as_secs(),
+                    seen.join(", "),
+                    node.name
+                );
+            }
+            step.set(format!("waiting for {}", missing.join(", ")));
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    Ok(())
+}
+
+/// The names of `want` that `seen` lacks, counting repeats (three `Kafka` need three).
+fn missing_from(want: &[String], seen: &[String]) -> Vec<String> {
+    let mut left: Vec<&String> = seen.iter().collect();
+    want.iter()
+        .filter(|w| match left.iter().position(|s| s == w) {
+            Some(i) => {
+                left.swap_remove(i);
+                false
+            }
+            None => true,
+        })
+        .cloned()
+        .collect()
 }
 
 /// Who holds a host port, for the error message.
@@ -396,4 +462,29 @@ async fn down_on<R: Runtime>(
         progress.note(&format!("✔ {}: removed {what}", rt.name()));
     }
     Ok(!nodes.is_empty() || !shared.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::missing_from;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn missing_services_count_repeats_and_ignore_extras() {
+        let want = names(&["HdfsSink", "Kafka", "Kafka", "Kafka"]);
+        assert_eq!(
+            missing_from(&want, &names(&["Kafka", "Jps", "Kafka"])),
+            names(&["HdfsSink", "Kafka"])
+        );
+        assert!(
+            missing_from(
+                &want,
+                &names(&["Kafka", "HdfsSink", "Kafka", "Kafka", "Kafka"])
+            )
+            .is_empty()
+        );
+    }
 }
