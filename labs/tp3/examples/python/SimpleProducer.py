@@ -30,7 +30,14 @@ def main():
     for i in range(10):
         producer.send(topic_name, key=str(i), value=str(i))
     print("Message envoye avec succes")
-    producer.close()
+    producer.flush()  # every record acknowledged (acks=all) before closing
+    try:
+        producer.close()
+    except BrokenPipeError:
+        # kafka-python 2.2's close() can race its own sender thread, which closes the client's
+        # wake-up socket before close() writes to it. Nothing is lost: flush() above returned
+        # only once every record was acknowledged.
+        pass
 
 
 if __name__ == "__main__":
