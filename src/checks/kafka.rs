@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::metadata::Metadata;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
@@ -41,14 +42,20 @@ fn config(addr: SocketAddr) -> ClientConfig {
     c
 }
 
-/// A Metadata request to the broker at `addr`.
-pub(crate) fn metadata(addr: SocketAddr) -> Result<ClusterInfo, String> {
-    let consumer: BaseConsumer = config(addr)
+/// A client of the broker at `addr` and its answer to a Metadata request for every topic.
+fn client_and_metadata(addr: SocketAddr) -> Result<(BaseConsumer, Metadata), String> {
+    let client: BaseConsumer = config(addr)
         .create()
         .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
-    let md = consumer
+    let md = client
         .fetch_metadata(None, TIMEOUT)
         .map_err(|e| format!("Metadata from {addr}: {e}"))?;
+    Ok((client, md))
+}
+
+/// A Metadata request to the broker at `addr`.
+pub(crate) fn metadata(addr: SocketAddr) -> Result<ClusterInfo, String> {
+    let (_, md) = client_and_metadata(addr)?;
     Ok(ClusterInfo {
         brokers: md.brokers().iter().map(|b| b.id()).collect(),
         topics: md
@@ -190,12 +197,7 @@ pub(crate) fn messages(addr: SocketAddr, topic: &str) -> Result<(usize, BTreeSet
 /// Every topic's partitions and replication: each partition needs a leader and all its
 /// replicas in sync. The detail lists every topic, so a missing one shows.
 pub(crate) fn topics(addr: SocketAddr) -> Result<String, String> {
-    let consumer: BaseConsumer = config(addr)
-        .create()
-        .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
-    let md = consumer
-        .fetch_metadata(None, TIMEOUT)
-        .map_err(|e| format!("Metadata from {addr}: {e}"))?;
+    let (_, md) = client_and_metadata(addr)?;
     let mut shown = Vec::new();
     let mut problems = Vec::new();
     let mut topics: Vec<_> = md.topics().iter().collect();
@@ -274,12 +276,7 @@ impl std::fmt::Display for GroupLag {
 
 /// Every consumer group the brokers know, with its lag.
 pub(crate) fn group_lags(addr: SocketAddr) -> Result<Vec<GroupLag>, String> {
-    let client: BaseConsumer = config(addr)
-        .create()
-        .map_err(|e| format!("cannot create a Kafka client: {e}"))?;
-    let md = client
-        .fetch_metadata(None, TIMEOUT)
-        .map_err(|e| format!("Metadata from {addr}: {e}"))?;
+    let (client, md) = client_and_metadata(addr)?;
     let groups = client
         .fetch_group_list(None, TIMEOUT)
         .map_err(|e| format!("listing consumer groups via {addr}: {e}"))?;
