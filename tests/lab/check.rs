@@ -83,18 +83,7 @@ fn checks_follow_the_state_of_the_lab() {
     };
     ensure_labnode();
     let _guard = LabGuard::new("e2e-check", &[]);
-    lab_ok(
-        &[
-            "up",
-            "--name",
-            "e2e-check",
-            "--port-offset",
-            "11500",
-            "--runtime",
-            "docker",
-        ],
-        &[],
-    );
+    up_docker("e2e-check", None, 11500);
 
     // A fresh lab: every built-in check passes (the wordcount prints empty batches while it
     // waits for the TP's topic, as Spark does); the TP's milestones do not pass yet.
@@ -344,20 +333,7 @@ fn checks_follow_the_state_of_the_lab() {
     // A class: a second lab, of another spec, and one report over both into a file. Each lab
     // is checked against the spec it was brought up from.
     let _second = LabGuard::new("e2e-check-b", &[]);
-    lab_ok(
-        &[
-            "up",
-            "--name",
-            "e2e-check-b",
-            "-f",
-            "labs/cluster.yaml",
-            "--port-offset",
-            "11600",
-            "--runtime",
-            "docker",
-        ],
-        &[],
-    );
+    up_docker("e2e-check-b", Some("labs/cluster.yaml"), 11600);
     let file = tempfile::NamedTempFile::new().unwrap();
     let path = file.path().to_str().unwrap();
     let out = lab(

@@ -57,21 +57,7 @@ fn replicated_topic_survives_the_leaders_node_stopping() {
     ensure_labnode();
     let _guard = LabGuard::new(LAB, &[]);
     let began = std::time::Instant::now();
-    let offset = OFFSET.to_string();
-    lab_ok(
-        &[
-            "up",
-            "--name",
-            LAB,
-            "-f",
-            "labs/cluster.yaml",
-            "--port-offset",
-            &offset,
-            "--runtime",
-            "docker",
-        ],
-        &[],
-    );
+    up_docker(LAB, Some("labs/cluster.yaml"), OFFSET);
     // Replicas led by slave1's broker: the master also runs ZooKeeper, whose loss is not this
     // test's subject.
     lab_ok(

@@ -40,18 +40,7 @@ fn up_status_exec_down() {
     }
     ensure_labnode();
     let guard = LabGuard::new("e2e-basic", &[]);
-    lab_ok(
-        &[
-            "up",
-            "--name",
-            "e2e-basic",
-            "--port-offset",
-            "11000",
-            "--runtime",
-            "docker",
-        ],
-        &[],
-    );
+    up_docker("e2e-basic", None, 11000);
 
     let st = status("e2e-basic", &[]);
     assert_eq!(
@@ -162,30 +151,8 @@ fn two_labs_side_by_side() {
     ensure_labnode();
     let a = LabGuard::new("e2e-side-a", &[]);
     let b = LabGuard::new("e2e-side-b", &[]);
-    lab_ok(
-        &[
-            "up",
-            "--name",
-            "e2e-side-a",
-            "--port-offset",
-            "11100",
-            "--runtime",
-            "docker",
-        ],
-        &[],
-    );
-    lab_ok(
-        &[
-            "up",
-            "--name",
-            "e2e-side-b",
-            "--port-offset",
-            "11200",
-            "--runtime",
-            "docker",
-        ],
-        &[],
-    );
+    up_docker("e2e-side-a", None, 11100);
+    up_docker("e2e-side-b", None, 11200);
     for name in ["e2e-side-a", "e2e-side-b"] {
         let st = status(name, &[]);
         assert!(node_states(&st).iter().all(|(_, s)| s == "running"), "{st}");
@@ -227,18 +194,7 @@ fn services_come_back_after_a_restart_and_up_again_changes_nothing() {
     }
     ensure_labnode();
     let _lab = LabGuard::new("e2e-restart", &[]);
-    lab_ok(
-        &[
-            "up",
-            "--name",
-            "e2e-restart",
-            "--port-offset",
-            "11300",
-            "--runtime",
-            "docker",
-        ],
-        &[],
-    );
+    up_docker("e2e-restart", None, 11300);
     let ids = docker(&[
         "ps",
         "-q",

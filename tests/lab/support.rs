@@ -97,6 +97,17 @@ pub fn lab(args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("lab runs")
 }
 
+/// `lab up --name <name> [-f <spec>] --port-offset <offset> --runtime docker`, which must succeed.
+pub fn up_docker(name: &str, spec: Option<&str>, offset: u16) {
+    let offset = offset.to_string();
+    let mut args = vec!["up", "--name", name];
+    if let Some(spec) = spec {
+        args.extend(["-f", spec]);
+    }
+    args.extend(["--port-offset", &offset, "--runtime", "docker"]);
+    lab_ok(&args, &[]);
+}
+
 /// Runs `sh -c <script>` in lab `lab`'s master and insists it succeeds; returns stdout.
 pub fn master_sh(lab: &str, script: &str, env: &[(&str, &str)]) -> String {
     lab_ok(

@@ -215,19 +215,7 @@ fn tp3_transcript() {
     ensure_labnode();
     let _guard = LabGuard::new(LAB, &[]);
     let began = std::time::Instant::now();
-    let offset = OFFSET.to_string();
-    lab_ok(
-        &[
-            "up",
-            "--name",
-            LAB,
-            "--port-offset",
-            &offset,
-            "--runtime",
-            "docker",
-        ],
-        &[],
-    );
+    up_docker(LAB, None, OFFSET);
 
     // 4. `./start-kafka-zookeeper.sh`: the lab already runs both, and says so.
     let start = master("./start-kafka-zookeeper.sh");
