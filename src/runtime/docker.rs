@@ -78,6 +78,12 @@ impl DockerRuntime {
         if let Ok(mut image) = self.image.lock() {
             *image = Some(context.tag.clone());
         }
+        // Labs brought up at once (a class, parallel tests) build the same tag: one at a time,
+        // or one build's prune removes what another just tagged.
+        let _build_lock = tokio::task::spawn_blocking(lock_image_builds)
+            .await
+            .map_err(|e| anyhow!("image build lock: {e}"))?
+            .context("cannot lock the image build")?;
         if self.docker.inspect_image(&context.tag).await.is_ok() {
             return Ok((context.tag, false));
         }
@@ -729,4 +735,18 @@ impl DockerRuntime {
             })
         })
     }
+}
+
+/// Takes the host-wide lock that lets one `lab` process build the node image at a time; the lock
+/// lasts as long as the returned file stays open. The file is opened read-only once it exists, so
+/// users sharing a machine share the lock too.
+fn lock_image_builds() -> std::io::Result<std::fs::File> {
+    let path = std::env::temp_dir().join("lab-image-build.lock");
+    let file = match std::fs::File::open(&path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::File::create(&path)?,
+        Err(e) => return Err(e),
+    };
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)?;
+    Ok(file)
 }
