@@ -10,7 +10,10 @@
 //! (so the broker's memory is its own), on a fresh log dir and a free port. Each case produces
 //! a fixed number of messages as fast as librdkafka batches them, then reads them back with a
 //! consumer; p50/p99 are the round trips of single messages sent one at a time afterwards
-//! (acks as in the case). The anchor, measured in the same run, is a plain loopback TCP stream of the same
+//! (acks as in the case). Each case runs in rounds (`LAB_BENCH_ROUNDS`, 3 by default) on a
+//! topic of its own: one run swings by a third on this shared 2-core machine, so the rates
+//! are medians, and consume is set against the produce of the same round (median ratio and
+//! spread). The anchor, measured in the same run, is a plain loopback TCP stream of the same
 //! bytes: the transport's ceiling on this machine. Ratios are printed against it and against
 //! the target (1,000,000 msg/s at 100 B, acks=1).
 
@@ -58,8 +61,14 @@ fn main() {
     });
     let anchor_mb_s = loopback_mb_per_sec(256 << 20);
     println!("anchor: loopback TCP stream {anchor_mb_s:.0} MB/s\n");
+    let rounds: usize = std::env::var("LAB_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    println!("{rounds} rounds a case (LAB_BENCH_ROUNDS): medians; p50/p99 over all rounds\n");
     println!(
-        "{:<14} {:>12} {:>9} {:>8} {:>10} {:>10} {:>12} {:>9} {:>8} {:>10}",
+        "{:<14} {:>12} {:>9} {:>8} {:>8} {:>8} {:>12} {:>9} {:>8} {:>20} {:>9}",
         "case",
         "produce/s",
         "MB/s",
@@ -69,27 +78,44 @@ fn main() {
         "consume/s",
         "MB/s",
         "vs TCP",
+        "consume/produce",
         "vs target"
     );
     for (size, count) in [(100usize, 2_000_000usize), (1024, 400_000)] {
         for acks in ["1", "all"] {
-            let topic = format!("bench-{size}-{acks}");
-            create_topic(&bootstrap, &topic, 1);
-            let p = produce(&bootstrap, &topic, size, count, acks);
-            let c = consume(&bootstrap, &topic, count);
+            let mut produced = Vec::new();
+            let mut consumed = Vec::new();
+            let mut ratios = Vec::new();
+            let mut latencies = Vec::new();
+            for round in 0..rounds {
+                let topic = format!("bench-{size}-{acks}-{round}");
+                create_topic(&bootstrap, &topic, 1);
+                let p = produce(&bootstrap, &topic, size, count, acks);
+                let c = consume(&bootstrap, &topic, count);
+                ratios.push(c / p.rate);
+                produced.push(p.rate);
+                consumed.push(c);
+                latencies.extend(p.latencies_ms);
+            }
+            let (p, c) = (median(&mut produced), median(&mut consumed));
             let mb = |rate: f64| rate * size as f64 / 1e6;
+            let ratio = median(&mut ratios);
+            let low = ratios.first().copied().unwrap_or(f64::NAN);
+            let high = ratios.last().copied().unwrap_or(f64::NAN);
+            let spread = format!("{ratio:.2} ({low:.2}..{high:.2})");
             println!(
-                "{:<14} {:>12.0} {:>9.1} {:>8.3} {:>10.2} {:>10.2} {:>12.0} {:>9.1} {:>8.3} {:>10.3}",
+                "{:<14} {:>12.0} {:>9.1} {:>8.3} {:>8.2} {:>8.2} {:>12.0} {:>9.1} {:>8.3} {:>20} {:>9.3}",
                 format!("{size} B acks={acks}"),
-                p.rate,
-                mb(p.rate),
-                mb(p.rate) / anchor_mb_s,
-                p.p50_ms,
-                p.p99_ms,
+                p,
+                mb(p),
+                mb(p) / anchor_mb_s,
+                percentile(&mut latencies, 0.50),
+                percentile(&mut latencies, 0.99),
                 c,
                 mb(c),
                 mb(c) / anchor_mb_s,
-                p.rate / TARGET_MSGS_PER_SEC
+                spread,
+                p / TARGET_MSGS_PER_SEC
             );
         }
     }
@@ -217,8 +243,8 @@ impl ProducerContext for Latencies {
 
 struct ProduceFigures {
     rate: f64,
-    p50_ms: f64,
-    p99_ms: f64,
+    /// Each single message's send-to-acknowledgement time.
+    latencies_ms: Vec<f64>,
 }
 
 fn new_producer(
@@ -279,18 +305,22 @@ fn produce(bootstrap: &str, topic: &str, size: usize, count: usize, acks: &str) 
             }
         }
     }
-    let mut l = latencies.lock().map(|l| l.clone()).unwrap_or_default();
-    l.sort_by(f64::total_cmp);
-    let pct = |p: f64| {
-        l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(f64::NAN)
-    };
     ProduceFigures {
         rate: delivered as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
+        latencies_ms: latencies.lock().map(|l| l.clone()).unwrap_or_default(),
     }
+}
+
+/// The middle value (sorts `values`; NaN when empty).
+fn median(values: &mut [f64]) -> f64 {
+    percentile(values, 0.5)
+}
+
+/// The value below which a share `p` of `values` falls (sorts `values`; NaN when empty).
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let at = ((values.len() as f64 * p) as usize).min(values.len().saturating_sub(1));
+    values.get(at).copied().unwrap_or(f64::NAN)
 }
 
 fn consume(bootstrap: &str, topic: &str, count: usize) -> f64 {
