@@ -447,8 +447,12 @@ impl Core {
                 self.gather(&mut rx).await;
                 self.commit();
                 // Let the connections send the replies just released (and read what came
-                // meanwhile) before the next group blocks this thread in an fsync.
-                tokio::task::yield_now().await;
+                // meanwhile) before the next group blocks this thread in an fsync. With nothing
+                // queued, waiting for the next message does that, without the yield's wake-up
+                // of another worker thread.
+                if !rx.is_empty() {
+                    tokio::task::yield_now().await;
+                }
             }
             if let Some(e) = &self.failed {
                 tracing::error!("transaction log failed, stopping: {e}");
