@@ -1,11 +1,12 @@
 //! The tokio server on top of the state machine: accepts connections, frames requests,
 //! answers four-letter words, and runs one core task that owns the [`Machine`] and the log.
-//! The core applies every request queued, writes their transactions to the log in one write
-//! and fsyncs it in place, as ZooKeeper's sync thread does: every request that arrived while
-//! one fsync ran shares the next (group commit), and a lone write goes from its socket to the
-//! disk and back without waking another thread. The frames a step produced are released, in
-//! order, only once the log covers the zxid they depend on. Snapshot files are written and old
-//! files purged by a thread of their own, off that path.
+//! The core applies every request queued and writes their transactions to the log in one
+//! write that returns once they are on the disk (with `forceSync`), as ZooKeeper's sync thread
+//! fsyncs: every request that arrived while one write ran shares the next (group commit), and
+//! a lone write goes from its socket to the disk and back without waking another thread. The
+//! frames a step produced are released, in order, only once the log covers the zxid they
+//! depend on. Snapshot files are written and old files purged by a thread of their own, off
+//! that path.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -447,8 +448,12 @@ impl Core {
                 self.gather(&mut rx).await;
                 self.commit();
                 // Let the connections send the replies just released (and read what came
-                // meanwhile) before the next group blocks this thread in an fsync.
-                tokio::task::yield_now().await;
+                // meanwhile) before the next group blocks this thread in a write. With nothing
+                // queued, waiting for the next message does that, without the yield's wake-up
+                // of another worker thread.
+                if !rx.is_empty() {
+                    tokio::task::yield_now().await;
+                }
             }
             if let Some(e) = &self.failed {
                 tracing::error!("transaction log failed, stopping: {e}");
@@ -614,17 +619,14 @@ impl Core {
         }
     }
 
-    /// Writes the staged transactions in one write, fsyncs them (with `forceSync`), and
-    /// releases the frames waiting for them.
+    /// Writes the staged transactions in one write, durable when it returns (with
+    /// `forceSync`), and releases the frames waiting for them.
     fn commit(&mut self) {
         let Some(zxid) = self.staged_zxid.take() else {
             return;
         };
         let started = Instant::now();
-        let mut result = self.store.write();
-        if self.config.force_sync {
-            result = result.and_then(|()| self.store.sync());
-        }
+        let result = self.store.write(self.config.force_sync);
         self.group.committed(started.elapsed());
         match result {
             Ok(()) => {
