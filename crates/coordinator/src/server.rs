@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 pub use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -303,12 +303,19 @@ async fn connection(
     }
     let closed = CancellationToken::new();
     let writer_closed = closed.clone();
+    let outstanding = Arc::new(Semaphore::new(MAX_OUTSTANDING));
+    let answered = Arc::clone(&outstanding);
     let writer = tokio::spawn(async move {
+        // The connect response comes first and answers no request of the loop below.
+        let mut connect_response = true;
         while let Some(msg) = rx.recv().await {
             match msg {
                 ConnMsg::Frame(frame) => {
                     if wr.write_all(&frame).await.is_err() {
                         break;
+                    }
+                    if !std::mem::take(&mut connect_response) && !is_notification(&frame) {
+                        answered.add_permits(1);
                     }
                     if rx.is_empty() && wr.flush().await.is_err() {
                         break;
@@ -326,7 +333,13 @@ async fn connection(
         let got = tokio::select! {
             () = closed.cancelled() => break,
             () = shutdown.cancelled() => break,
-            r = rd.read_exact(&mut len) => r,
+            r = async {
+                // At the limit, stop reading until the writer has sent a reply.
+                if let Ok(permit) = outstanding.acquire().await {
+                    permit.forget();
+                }
+                rd.read_exact(&mut len).await
+            } => r,
         };
         if got.is_err() {
             break;
@@ -353,6 +366,17 @@ async fn connection(
     }
     let _ = core.send(CoreMsg::Gone { conn });
     writer.abort();
+}
+
+/// Requests one connection may have sent and not yet been answered (ZooKeeper's
+/// `globalOutstandingLimit` default). Past it the connection is not read until a reply goes out,
+/// so a client that sends without reading its replies fills its own socket, not our memory.
+const MAX_OUTSTANDING: usize = 1000;
+
+/// Whether a reply frame (length prefix included) is a watch notification, which answers no
+/// request: its xid is -1.
+fn is_notification(frame: &[u8]) -> bool {
+    frame.get(4..8) == Some(&(-1i32).to_be_bytes()[..])
 }
 
 /// One open connection, as the core knows it.

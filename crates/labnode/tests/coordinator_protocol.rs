@@ -324,6 +324,56 @@ fn bad_input_closes_only_its_connection() {
     assert!(server.stderr().contains("closing"), "bad input is logged");
 }
 
+/// The `recved=` count `cons` shows for the connection from local port `local`.
+fn requests_received(port: u16, local: u16) -> usize {
+    let cons = support::four_letter_word(port, "cons");
+    let line = cons
+        .lines()
+        .find(|l| l.contains(&format!(":{local}[")))
+        .unwrap_or_else(|| panic!("no connection from port {local} in {cons:?}"));
+    let count = line.split("recved=").nth(1).unwrap();
+    count[..count.find(',').unwrap()].parse().unwrap()
+}
+
+#[test]
+fn a_client_that_does_not_read_its_replies_is_not_read_without_bound() {
+    let (_server, port) = support::start_coordinator("");
+    let mut c = Raw::connect(port, 30_000);
+    assert_eq!(c.create(1, "/big", &vec![b'x'; 64 << 10], 0), 0);
+    // 3,000 getData of 64 KiB each, sent at once and not read: their replies (~190 MiB) cannot
+    // all sit in socket buffers, so the server must stop reading at its outstanding limit.
+    let asked = 3000;
+    let request = [string("/big"), vec![0]].concat();
+    let mut burst = Vec::new();
+    for xid in 0..asked {
+        let body = [int(xid + 2), int(4), request.clone()].concat();
+        burst.extend_from_slice(&int(body.len() as i32));
+        burst.extend_from_slice(&body);
+    }
+    c.s.write_all(&burst).unwrap();
+    let local = c.s.local_addr().unwrap().port();
+    // Wait until the server has read all it is going to read.
+    let mut seen = requests_received(port, local);
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = requests_received(port, local);
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+    assert!(
+        seen < 1500,
+        "the server read {seen} requests of a client that reads no replies (limit 1000)"
+    );
+    // Reading the replies lets the rest in: every request answered, in order.
+    for xid in 0..asked {
+        let (got, _, err, body) = c.recv().expect("a reply");
+        assert_eq!((got, err, body.len()), (xid + 2, 0, 4 + (64 << 10) + 68));
+    }
+    assert_eq!(requests_received(port, local), asked as usize + 2);
+}
+
 #[test]
 fn paths_are_validated_and_unknown_operations_unimplemented() {
     let (_server, port) = support::start_coordinator("");
