@@ -2,11 +2,14 @@
 //! one vectored write.
 //!
 //! Fetched record sets are not copied into the encoded frame: `kafka-protocol` only encodes
-//! into one contiguous buffer, so each large record set is first swapped for a 16-byte random
-//! marker, the (now small) response is encoded, and the frame is then cut at each marker, whose
-//! place takes the record set's own length prefix and the record set itself (a reference-counted
-//! [`Bytes`], the very buffer the log read). A marker that is not found exactly once, in order,
-//! makes the response be encoded the ordinary way, record sets copied.
+//! into one contiguous buffer, so each large record set is first swapped for a 16-byte marker
+//! unique to the response, the (now small) response is encoded, and the frame is then cut at
+//! each marker, whose place takes the record set's own length prefix and the record set itself
+//! (a reference-counted [`Bytes`], the very buffer the log read). A marker that is not found
+//! exactly once, in order, makes the response be encoded the ordinary way, record sets copied.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, FetchResponse, ResponseHeader, ResponseKind};
@@ -95,9 +98,19 @@ struct Taken {
     records: Bytes,
 }
 
-/// Replaces each large record set with a fresh random marker, in encoding order.
+/// A marker base no other response of this process uses: a random value drawn once, its top
+/// half changed by a counter (drawing fresh randomness for each fetch cost a system call on
+/// the fetch path). The marker's uniqueness in the frame is checked anyway ([`splice`]).
+fn marker_base() -> u128 {
+    static RANDOM: OnceLock<u128> = OnceLock::new();
+    static RESPONSES: AtomicU64 = AtomicU64::new(0);
+    let random = *RANDOM.get_or_init(|| uuid::Uuid::new_v4().as_u128());
+    random ^ (u128::from(RESPONSES.fetch_add(1, Ordering::Relaxed)) << 64)
+}
+
+/// Replaces each large record set with a fresh marker, in encoding order.
 fn swap_in_markers(fetch: &mut FetchResponse) -> Vec<Taken> {
-    let base = uuid::Uuid::new_v4().as_u128();
+    let base = marker_base();
     let mut taken = Vec::new();
     for data in fetch
         .responses
