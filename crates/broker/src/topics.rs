@@ -78,6 +78,20 @@ pub(crate) fn check_partition_count(n: i32) -> Result<(), TopicError> {
     }
 }
 
+/// INVALID_PARTITIONS unless a topic of `current` partitions may grow to `total`: a topic never
+/// shrinks, nor grows past [`MAX_PARTITIONS`].
+pub(crate) fn check_growth(current: i32, total: i32) -> Result<(), TopicError> {
+    if total <= current {
+        return Err(TopicError::CannotShrink { current, total });
+    }
+    check_partition_count(total)
+}
+
+/// How many partitions `topic` has, as the protocol counts them.
+fn partition_count(topic: &Topic) -> i32 {
+    i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX)
+}
+
 /// A topic to create.
 #[derive(Debug)]
 pub(crate) struct NewTopic {
@@ -453,11 +467,7 @@ impl Topics {
     /// INVALID_PARTITIONS otherwise: a topic never shrinks).
     pub(crate) fn validate_partitions(&self, name: &str, total: i32) -> Result<(), TopicError> {
         let topic = self.get(name).ok_or(TopicError::Unknown)?;
-        let current = i32::try_from(topic.partitions.len()).unwrap_or(i32::MAX);
-        if total <= current {
-            return Err(TopicError::CannotShrink { current, total });
-        }
-        check_partition_count(total)
+        check_growth(partition_count(&topic), total)
     }
 
     /// Grows topic `name` to `total` partitions: the new partitions get their directories and
@@ -465,11 +475,8 @@ impl Topics {
     pub(crate) fn add_partitions(&self, name: &str, total: i32) -> Result<Arc<Topic>, TopicError> {
         let mut by_name = self.write();
         let old = by_name.get(name).cloned().ok_or(TopicError::Unknown)?;
-        let current = i32::try_from(old.partitions.len()).unwrap_or(i32::MAX);
-        if total <= current {
-            return Err(TopicError::CannotShrink { current, total });
-        }
-        check_partition_count(total)?;
+        let current = partition_count(&old);
+        check_growth(current, total)?;
         let dirs: Vec<PathBuf> = (current..total)
             .map(|p| self.partition_dir(name, p))
             .collect();

@@ -31,7 +31,7 @@ use super::znodes::{self, TopicConfigZnode, TopicZnode};
 use super::{Cluster, PartitionKey, Role, TopicView, leader};
 use crate::broker::Broker;
 use crate::session::Session;
-use crate::topics::{NewTopic, Partition, TopicError, check_partition_count};
+use crate::topics::{NewTopic, Partition, TopicError, check_growth};
 
 /// Produce on `topic`/`partition`: refused unless led here; with acks=all, refused with
 /// NOT_ENOUGH_REPLICAS when the ISR is smaller than `min.insync.replicas`.
@@ -546,14 +546,7 @@ async fn grow_topic(
         (e.code(), e.to_string())
     })?;
     let current = i32::try_from(topic.replicas.len()).unwrap_or(i32::MAX);
-    if t.count <= current {
-        let e = TopicError::CannotShrink {
-            current,
-            total: t.count,
-        };
-        return Err((e.code(), e.to_string()));
-    }
-    check_partition_count(t.count).map_err(|e| (e.code(), e.to_string()))?;
+    check_growth(current, t.count).map_err(|e| (e.code(), e.to_string()))?;
     let live: Vec<i32> = view.brokers.keys().copied().collect();
     let added = match &t.assignments {
         Some(explicit) => explicit
