@@ -71,7 +71,6 @@ pub(super) struct FileWriter {
     nn: Arc<NameNode>,
     replication: usize,
     blocksize: u64,
-    blocks: usize,
     done: Vec<Stored>,
     closing: std::collections::VecDeque<Closing>,
     current: Option<OpenBlock>,
@@ -84,7 +83,6 @@ impl FileWriter {
             nn,
             replication: usize::from(replication),
             blocksize,
-            blocks: 0,
             done: Vec::new(),
             closing: std::collections::VecDeque::new(),
             current: None,
@@ -152,7 +150,8 @@ impl FileWriter {
     }
 
     async fn open_block(&mut self) -> Result<OpenBlock, FsError> {
-        if self.blocks >= MAX_BLOCKS_PER_FILE {
+        // Called with no block open: every block so far is done or closing.
+        if self.done.len() + self.closing.len() >= MAX_BLOCKS_PER_FILE {
             return Err(FsError::Limit(format!(
                 "File has reached the limit on maximum number of blocks ({MAX_BLOCKS_PER_FILE})"
             )));
@@ -169,7 +168,6 @@ impl FileWriter {
                  There are 0 datanode(s) running (block blk_{id})"
             )));
         }
-        self.blocks += 1;
         let targets = nodes
             .into_iter()
             .map(|node| {
