@@ -135,34 +135,25 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
                 ));
             }
         }
-        let mut paths = BTreeSet::new();
-        for file in &node.files {
-            if !paths.insert(file.path.as_str()) {
-                return Err(Problem::new(
-                    "path",
-                    &file.path,
-                    1,
-                    format!(
-                        "file `{}` is rendered twice into node `{}`",
-                        file.path, node.name
-                    ),
-                ));
-            }
+        if let Some(path) = second_of(node.files.iter().map(|f| f.path.as_str())) {
+            return Err(Problem::new(
+                "path",
+                path,
+                1,
+                format!("file `{path}` is rendered twice into node `{}`", node.name),
+            ));
         }
-        let mut tools = BTreeSet::new();
-        for tool in &node.tools {
-            if !tools.insert(tool) {
-                return Err(Problem::new(
-                    "tools",
+        if let Some(tool) = second_of(&node.tools) {
+            return Err(Problem::new(
+                "tools",
+                tool.name(),
+                1,
+                format!(
+                    "tool `{}` is listed twice in node `{}`",
                     tool.name(),
-                    1,
-                    format!(
-                        "tool `{}` is listed twice in node `{}`",
-                        tool.name(),
-                        node.name
-                    ),
-                ));
-            }
+                    node.name
+                ),
+            ));
         }
         let mut mount_paths = BTreeSet::new();
         for mount in &node.mounts {
@@ -175,14 +166,12 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
                 ));
             }
             if !mount_paths.insert(mount.path.as_str()) {
+                let path = &mount.path;
                 return Err(Problem::new(
                     "path",
-                    &mount.path,
+                    path,
                     1,
-                    format!(
-                        "`{}` is mounted twice into node `{}`",
-                        mount.path, node.name
-                    ),
+                    format!("`{path}` is mounted twice into node `{}`", node.name),
                 ));
             }
             if mount.source.is_empty() {
@@ -331,6 +320,12 @@ pub(crate) fn validate(spec: &Spec) -> Result<(), Problem> {
         ));
     }
     Ok(())
+}
+
+/// The first item that repeats an earlier one (the second of a pair), for "listed twice" errors.
+fn second_of<T: Ord + Copy>(items: impl IntoIterator<Item = T>) -> Option<T> {
+    let mut seen = BTreeSet::new();
+    items.into_iter().find(|&item| !seen.insert(item))
 }
 
 /// Why a mount's node path is refused, if it is: it must be absolute and plain (no `.`, `..`
