@@ -362,7 +362,17 @@ fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 /// (relative to `from`); modification times are kept, so the byte-code beside stays valid.
 fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> anyhow::Result<()> {
     let mut stack = vec![from.to_path_buf()];
+    // Symlinks are followed: a directory reached twice (a link loop) would never end.
+    let mut visited = std::collections::HashSet::new();
     while let Some(dir) = stack.pop() {
+        let real =
+            fs::canonicalize(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        if !visited.insert(real) {
+            bail!(
+                "{} is reached twice through symbolic links: cannot copy it",
+                dir.display()
+            );
+        }
         let rel = dir.strip_prefix(from)?;
         fs::create_dir_all(to.join(rel))?;
         for entry in fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))? {
@@ -428,6 +438,17 @@ fn run(cmd: &mut Command) -> anyhow::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symlink_loop_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let from = dir.path().join("from");
+        fs::create_dir_all(from.join("a")).unwrap();
+        fs::write(from.join("a/file.py"), "x = 1\n").unwrap();
+        std::os::unix::fs::symlink(&from, from.join("a/back")).unwrap();
+        let err = copy_tree(&from, &dir.path().join("to"), &|_| false).unwrap_err();
+        assert!(format!("{err:#}").contains("reached twice"), "{err:#}");
+    }
 
     /// A real bundle from this host's Python, run from a copy somewhere else: it is relocatable
     /// and imports kafka-python with the host's own search paths out of the way.
