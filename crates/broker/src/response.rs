@@ -21,6 +21,10 @@ const BY_REFERENCE_FROM: usize = 16 * 1024;
 /// Length of a marker that stands for a record set while the response is encoded.
 const MARKER_LEN: usize = 16;
 
+/// Leading bytes all markers of one response have in common: they differ only in the low 32
+/// bits, their index among the response's record sets.
+const SHARED_PREFIX: usize = 12;
+
 /// A response that cannot be encoded (a field out of its protocol range).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot encode {api_key:?} v{version}: {reason}")]
@@ -153,18 +157,7 @@ fn restore(fetch: &mut FetchResponse, taken: Vec<Taken>) {
 /// Cuts `frame` at each marker and puts the record set (and its length prefix) in its place.
 /// None when a marker is not found exactly once and in order.
 fn splice(mut frame: BytesMut, taken: &[Taken], flexible: bool) -> Option<Vec<Bytes>> {
-    let mut positions = Vec::with_capacity(taken.len());
-    for t in taken {
-        let mut found = frame
-            .windows(MARKER_LEN)
-            .enumerate()
-            .filter(|(_, w)| *w == t.marker);
-        let (at, _) = found.next()?;
-        if found.next().is_some() || positions.last().is_some_and(|&last| at <= last) {
-            return None;
-        }
-        positions.push(at);
-    }
+    let positions = find_markers(&frame, taken)?;
     // The marker's own length prefix: an INT32, or an unsigned varint of length + 1 (always one
     // byte for 16) in flexible versions.
     let marker_prefix = if flexible { 1 } else { 4 };
@@ -197,6 +190,31 @@ fn splice(mut frame: BytesMut, taken: &[Taken], flexible: bool) -> Option<Vec<By
     }
     chunks.push(frame);
     Some(chunks)
+}
+
+/// Where each marker stands in `frame`, in one pass over it: None unless each is found exactly
+/// once and in order. The markers of one response share their first [`SHARED_PREFIX`] bytes
+/// (they differ by their index only), so that prefix is what is searched for.
+fn find_markers(frame: &[u8], taken: &[Taken]) -> Option<Vec<usize>> {
+    let prefix = taken.first()?.marker.get(..SHARED_PREFIX)?;
+    let mut positions = vec![None; taken.len()];
+    for at in memchr::memmem::find_iter(frame, prefix) {
+        let Some(window) = frame.get(at..at + MARKER_LEN) else {
+            continue;
+        };
+        let Some(i) = taken.iter().position(|t| t.marker[..] == *window) else {
+            continue;
+        };
+        match positions.get_mut(i) {
+            Some(slot @ None) => *slot = Some(at),
+            _ => return None,
+        }
+    }
+    let positions: Vec<usize> = positions.into_iter().collect::<Option<_>>()?;
+    positions
+        .windows(2)
+        .all(|pair| pair.first() < pair.last())
+        .then_some(positions)
 }
 
 /// The protocol's unsigned varint: 7 bits per byte, low bits first, high bit set on all but
