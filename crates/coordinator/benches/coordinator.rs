@@ -1,6 +1,6 @@
 //! Throughput and p99 latency of create, getData and setData with 1 and 16 sessions, our
 //! coordinator against Debian's Apache ZooKeeper in the same run with the same client (the
-//! zookeeper-client crate), both fsyncing their transaction log; then the resident memory of
+//! zookeeper-client crate, on one thread), both fsyncing their transaction log; then the resident memory of
 //! each server, idle after start and after the load. Prints a table of ratios.
 //!
 //! Run: `cargo bench -p coordinator --bench coordinator`. Each cell runs in rounds, one on each
@@ -50,7 +50,13 @@ fn main() -> anyhow::Result<()> {
         bail!("Debian's zookeeper and java are needed (run `make setup`)");
     }
     let load_before = load_average();
-    let rt = tokio::runtime::Runtime::new()?;
+    // The client runs on one thread: on this machine a wake-up across CPUs costs tens of µs,
+    // and a multi-threaded runtime hands each request between threads on its way out and
+    // back, adding that to every round trip (the same for both servers) and taking CPU from
+    // the server under test.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let work = std::env::temp_dir().join(format!("coordinator-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
 

@@ -1,16 +1,18 @@
 //! The tokio server on top of the state machine: accepts connections, frames requests,
-//! answers four-letter words, and runs one core task that owns the [`Machine`] and the log.
-//! The core applies every request queued and writes their transactions to the log in one
-//! write that returns once they are on the disk (with `forceSync`), as ZooKeeper's sync thread
-//! fsyncs: every request that arrived while one write ran shares the next (group commit), and
-//! a lone write goes from its socket to the disk and back without waking another thread. The
+//! answers four-letter words, and runs one core task that owns the [`Machine`] and queues
+//! transactions for the log. A log thread writes them in groups, each in one write that
+//! returns once it is on the disk (with `forceSync`), as ZooKeeper's sync thread does: while
+//! one group is written the core goes on applying requests, and everything queued meanwhile is
+//! the next group, which the thread takes as soon as it is done (group commit). A lone write,
+//! with nothing else to do, is written by the core itself, so it goes from its socket to the
+//! disk and back without waking another thread. The
 //! frames a step produced are released, in order, only once the log covers the zxid they
 //! depend on. Snapshot files are written and old files purged by a thread of their own, off
 //! that path.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc as std_mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
@@ -23,7 +25,7 @@ use crate::config::Config;
 use crate::fourlw::{self, Client, Report};
 use crate::machine::{Limits, Machine, Out, Step};
 use crate::proto::ConnectRequest;
-use crate::store::{Snapshots, Store};
+use crate::store::{LogWriter, Snapshots, Store};
 use crate::watch::ConnId;
 
 /// A bound coordinator, ready to [`Server::run`].
@@ -74,6 +76,46 @@ enum CoreMsg {
         word: String,
         reply: oneshot::Sender<String>,
     },
+    /// The log thread wrote the group ending at `zxid`, or failed to.
+    Written {
+        zxid: i64,
+        result: Result<(), String>,
+    },
+}
+
+/// Transactions queued for the log thread, shared with it: the next group.
+#[derive(Default)]
+struct LogQueue {
+    state: Mutex<Queued>,
+    /// Signalled when records are queued or the core stops.
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct Queued {
+    /// Framed records, in zxid order.
+    records: Vec<u8>,
+    /// The zxid of the last of them.
+    zxid: i64,
+    /// The log thread is writing a group.
+    writing: bool,
+    /// The core stopped: the thread ends.
+    closed: bool,
+}
+
+impl LogQueue {
+    fn lock(&self) -> MutexGuard<'_, Queued> {
+        // Nothing panics while holding it; were it poisoned, its state is still whole.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Stops the log thread once it has written what it took.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_one();
+    }
 }
 
 /// Messages from the core to a connection's writer.
@@ -131,6 +173,12 @@ pub async fn serve(
     let snapshotter = std::thread::Builder::new()
         .name("coordinator-snapshot".into())
         .spawn(move || snapshot_writer(&snapshots, &snap_rx, retain))?;
+    let log_queue = Arc::new(LogQueue::default());
+    let (log, queue) = (store.log_writer(), Arc::clone(&log_queue));
+    let (force_sync, written) = (config.force_sync, core_tx.clone());
+    let log_thread = std::thread::Builder::new()
+        .name("coordinator-log".into())
+        .spawn(move || log_writer(&log, &queue, &written, force_sync))?;
 
     let config = Arc::new(config);
     let core = Core {
@@ -140,7 +188,9 @@ pub async fn serve(
         pending: VecDeque::new(),
         store,
         staged_zxid: None,
-        group: GroupCommit::default(),
+        staged_txns: 0,
+        log_queue,
+        snapshot_due: false,
         snap_tx,
         config: Arc::clone(&config),
         start,
@@ -184,6 +234,7 @@ pub async fn serve(
         }
     }
     let failed = core_task.await.context("core task")?;
+    let _ = log_thread.join();
     let _ = snapshotter.join();
     match failed {
         Some(e) => Err(anyhow::anyhow!("transaction log failed: {e}")),
@@ -426,9 +477,13 @@ struct Core {
     pending: VecDeque<(i64, Out, Option<Instant>)>,
     durable: i64,
     store: Store,
-    /// The last zxid staged in the store and not yet durable.
+    /// The last zxid staged in the store and not yet handed to the log.
     staged_zxid: Option<i64>,
-    group: GroupCommit,
+    /// How many transactions are staged.
+    staged_txns: usize,
+    log_queue: Arc<LogQueue>,
+    /// A snapshot is due, taken at the next write (it rolls the log).
+    snapshot_due: bool,
     snap_tx: std_mpsc::Sender<SnapCmd>,
     config: Arc<Config>,
     start: Instant,
@@ -468,13 +523,11 @@ impl Core {
             while let Ok(msg) = rx.try_recv() {
                 self.handle(msg);
             }
-            if self.staged_zxid.is_some() {
-                self.gather(&mut rx).await;
-                self.commit();
+            if self.write_log(rx.is_empty()) {
                 // Let the connections send the replies just released (and read what came
-                // meanwhile) before the next group blocks this thread in a write. With nothing
-                // queued, waiting for the next message does that, without the yield's wake-up
-                // of another worker thread.
+                // meanwhile) before another write blocks this thread. With nothing queued,
+                // waiting for the next message does that, without the yield's wake-up of
+                // another worker thread.
                 if !rx.is_empty() {
                     tokio::task::yield_now().await;
                 }
@@ -488,6 +541,7 @@ impl Core {
         for state in self.conns.values() {
             let _ = state.tx.send(ConnMsg::Close);
         }
+        self.log_queue.close();
         self.failed
     }
 
@@ -543,6 +597,9 @@ impl Core {
             CoreMsg::Word { word, reply } => {
                 let _ = reply.send(fourlw::answer(&word, &self.config, &self.report()));
             }
+            CoreMsg::Written { zxid, result } => {
+                self.written(zxid, result.map_err(|e| format!("log write failed: {e}")));
+            }
         }
     }
 
@@ -573,12 +630,12 @@ impl Core {
                 self.failed.get_or_insert(e.to_string());
             }
             self.staged_zxid = Some(txn.zxid);
-            self.group.staged += 1;
+            self.staged_txns += 1;
         }
         self.since_snapshot += step.txns.len() as u64;
         if self.since_snapshot >= self.config.snap_count {
             self.since_snapshot = 0;
-            self.snapshot();
+            self.snapshot_due = true;
         }
         let tag = self.machine.zxid();
         let count = step.out.len();
@@ -624,53 +681,66 @@ impl Core {
 }
 
 impl Core {
-    /// Before a group is written: sessions wait for their reply before sending their next
-    /// write, so right after an fsync the writes it acknowledged are on their way back, and
-    /// starting the next fsync at once would leave most of them for the one after. So the core
-    /// lets the runtime deliver more requests, for at most half an fsync, until the group holds
-    /// as many transactions as the last one. A lone client (groups of one) never waits.
-    async fn gather(&mut self, rx: &mut mpsc::UnboundedReceiver<CoreMsg>) {
-        if !self.config.force_sync {
-            return;
+    /// Hands what is staged to the log: written by the core itself when the log thread has
+    /// nothing to do and it is one transaction with nothing else queued (`idle`), which spares
+    /// a lone client two thread wake-ups; else queued for the log thread, so that the core goes
+    /// on applying requests and releasing replies while it writes. A snapshot that is due is
+    /// taken here. Returns whether this thread wrote (and so blocked for a while).
+    fn write_log(&mut self, idle: bool) -> bool {
+        let queue = Arc::clone(&self.log_queue);
+        let mut queued = queue.lock();
+        if std::mem::take(&mut self.snapshot_due) {
+            // The queue stays locked: the log thread takes no group before the roll.
+            let earlier = std::mem::take(&mut queued.records);
+            self.snapshot(&earlier);
+            return true;
         }
-        let deadline = Instant::now() + (self.group.last_sync / 2).min(GroupCommit::MAX_WAIT);
-        while self.group.staged < self.group.last_group && Instant::now() < deadline {
-            // Runs the connections' tasks (and polls the sockets) before looking again.
-            tokio::task::yield_now().await;
-            while let Ok(msg) = rx.try_recv() {
-                self.handle(msg);
-            }
+        let Some(zxid) = self.staged_zxid.take() else {
+            return false;
+        };
+        let txns = std::mem::take(&mut self.staged_txns);
+        if txns == 1 && idle && !queued.writing && queued.records.is_empty() {
+            drop(queued);
+            let result = self.store.write(self.config.force_sync);
+            self.written(zxid, result.map_err(|e| e.to_string()));
+            return true;
         }
+        let records = self.store.take_staged();
+        if queued.records.is_empty() {
+            queued.records = records;
+        } else {
+            queued.records.extend_from_slice(&records);
+        }
+        queued.zxid = zxid;
+        if !queued.writing {
+            queue.ready.notify_one();
+        }
+        false
     }
 
-    /// Writes the staged transactions in one write, durable when it returns (with
-    /// `forceSync`), and releases the frames waiting for them.
-    fn commit(&mut self) {
-        let Some(zxid) = self.staged_zxid.take() else {
-            return;
-        };
-        let started = Instant::now();
-        let result = self.store.write(self.config.force_sync);
-        self.group.committed(started.elapsed());
+    /// The log covers `zxid` (or failed to): releases the frames waiting for it.
+    fn written(&mut self, zxid: i64, result: Result<(), String>) {
         match result {
             Ok(()) => {
                 self.durable = self.durable.max(zxid);
                 self.release();
             }
             Err(e) => {
-                self.failed.get_or_insert(e.to_string());
+                self.failed.get_or_insert(e);
             }
         }
     }
 
-    /// Rolls the log after the current zxid and hands the state to the snapshot thread.
-    fn snapshot(&mut self) {
+    /// Rolls the log after the current zxid (writing `earlier`, the records the log thread has
+    /// not taken, then what is staged) and hands the state to the snapshot thread. Called with
+    /// the log queue locked, so that the thread takes no group meanwhile.
+    fn snapshot(&mut self, earlier: &[u8]) {
         let zxid = self.machine.zxid();
         self.staged_zxid = None;
-        self.group.committed(Duration::ZERO);
-        match self.store.roll(zxid) {
+        self.staged_txns = 0;
+        match self.store.roll(zxid, earlier) {
             Ok(()) => {
-                self.durable = self.durable.max(zxid);
+                self.written(zxid, Ok(()));
                 let state = self.machine.durable_state().encode();
                 let _ = self.snap_tx.send(SnapCmd::Write { zxid, state });
             }
@@ -682,23 +752,41 @@ impl Core {
     }
 }
 
-/// Group commit figures: the transactions staged for the next group, how many the last one
-/// held and how long its write and fsync took.
-#[derive(Debug, Default)]
-struct GroupCommit {
-    staged: usize,
-    last_group: usize,
-    last_sync: Duration,
-}
-
-impl GroupCommit {
-    /// The longest wait for stragglers.
-    const MAX_WAIT: Duration = Duration::from_millis(2);
-
-    /// Records a group written in `took`.
-    fn committed(&mut self, took: Duration) {
-        self.last_group = std::mem::take(&mut self.staged);
-        self.last_sync = took;
+/// The log thread: takes everything queued as one group, writes it (on the disk when it
+/// returns if `durable`) and tells the core, then takes what was queued meanwhile, until the
+/// core stops.
+fn log_writer(
+    log: &LogWriter,
+    queue: &LogQueue,
+    core: &mpsc::UnboundedSender<CoreMsg>,
+    durable: bool,
+) {
+    let mut queued = queue.lock();
+    loop {
+        if queued.closed {
+            return;
+        }
+        if queued.records.is_empty() {
+            queued = queue
+                .ready
+                .wait(queued)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            continue;
+        }
+        let records = std::mem::take(&mut queued.records);
+        let zxid = queued.zxid;
+        queued.writing = true;
+        // Held before the queue is let go: a roll by the core waits for this group.
+        let result = log.hold().and_then(|mut held| {
+            drop(queued);
+            held.append(&records, durable)
+        });
+        queued = queue.lock();
+        queued.writing = false;
+        let result = result.map_err(|e| e.to_string());
+        if core.send(CoreMsg::Written { zxid, result }).is_err() {
+            return;
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Durable storage: an append-only transaction log (each record length-prefixed and
-//! CRC32C-checked; transactions are staged in memory and written in groups by the caller, each
-//! group in one `pwritev2` with `RWF_DSYNC`, which returns once it is on the disk), snapshots
+//! CRC32C-checked; transactions are staged in memory and written in groups by the caller or,
+//! through a [`LogWriter`], by a thread of its own, each group in one `pwritev2` with
+//! `RWF_DSYNC`, which returns once it is on the disk), snapshots
 //! written beside it (by [`Snapshots`], which another thread may own), purge of what the
 //! retained snapshots make unnecessary, and recovery that truncates a torn tail.
 //!
@@ -18,6 +19,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rustix::io::ReadWriteFlags;
@@ -49,9 +51,37 @@ pub struct Recovered {
 #[derive(Debug)]
 pub struct Store {
     snapshots: Snapshots,
-    log: LogFile,
+    log: LogWriter,
     /// Framed records not yet written.
     staged: Vec<u8>,
+}
+
+/// The open log file, shared so that a group can be written by a thread other than the one
+/// staging the next: whoever holds it appends, one group at a time, in the order they lock it.
+#[derive(Debug, Clone)]
+pub struct LogWriter(Arc<Mutex<LogFile>>);
+
+/// The log file held by one writer: taken before the writer lets the next group be formed,
+/// so that a group taken earlier is also written earlier.
+#[derive(Debug)]
+pub struct HeldLog<'a>(std::sync::MutexGuard<'a, LogFile>);
+
+impl LogWriter {
+    /// Holds the log file until the returned handle is dropped.
+    pub fn hold(&self) -> io::Result<HeldLog<'_>> {
+        self.0
+            .lock()
+            .map(HeldLog)
+            .map_err(|_| io::Error::other("a write of the log panicked"))
+    }
+}
+
+impl HeldLog<'_> {
+    /// Writes a group of framed records ([`Store::take_staged`]) at the end of the log, on the
+    /// disk when it returns if `durable`.
+    pub fn append(&mut self, bytes: &[u8], durable: bool) -> io::Result<()> {
+        self.0.append(bytes, durable)
+    }
 }
 
 /// The snapshot and log directories: writes snapshots and purges old files.
@@ -236,7 +266,7 @@ impl Store {
         Ok((
             Store {
                 snapshots: Snapshots { snap_dir, log_dir },
-                log,
+                log: LogWriter(Arc::new(Mutex::new(log))),
                 staged: Vec::new(),
             },
             recovered,
@@ -266,16 +296,35 @@ impl Store {
     /// Writes the staged transactions to the log in one write, on the disk when it returns
     /// if `durable`.
     pub fn write(&mut self, durable: bool) -> io::Result<()> {
-        let result = self.log.append(&self.staged, durable);
+        let result = self
+            .log
+            .hold()
+            .and_then(|mut log| log.append(&self.staged, durable));
         self.staged.clear();
         result
     }
 
+    /// Hands over the staged records, for a [`LogWriter`] to write as one group; staging
+    /// starts again empty.
+    pub fn take_staged(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.staged)
+    }
+
+    /// The shared handle to the log, for a thread that writes groups.
+    pub fn log_writer(&self) -> LogWriter {
+        self.log.clone()
+    }
+
     /// Ends the log file after `zxid`, which a snapshot will cover, and starts the next one.
-    /// Everything staged is written and made durable first.
-    pub fn roll(&mut self, zxid: i64) -> io::Result<()> {
-        self.write(true)?;
-        self.log = new_log(&self.snapshots.log_dir, zxid.saturating_add(1))?;
+    /// `earlier` (records taken from staging before and not yet written), then everything
+    /// staged, are written and made durable first; a group a [`LogWriter`] holder is writing
+    /// is waited for.
+    pub fn roll(&mut self, zxid: i64, earlier: &[u8]) -> io::Result<()> {
+        let mut log = self.log.hold()?;
+        let mut records = earlier.to_vec();
+        records.append(&mut self.staged);
+        log.append(&records, true)?;
+        *log.0 = new_log(&self.snapshots.log_dir, zxid.saturating_add(1))?;
         Ok(())
     }
 
@@ -489,7 +538,12 @@ mod tests {
         store.stage(&close(2)).unwrap();
         store.write(true).unwrap();
         // A crash in the middle of the third record.
-        store.log.append(&[0, 0, 0, 50, 1, 2], true).unwrap();
+        store
+            .log
+            .hold()
+            .unwrap()
+            .append(&[0, 0, 0, 50, 1, 2], true)
+            .unwrap();
         drop(store);
         let (mut store, rec) = Store::open(&dir, &dir).unwrap();
         assert_eq!(rec.txns, vec![close(1), close(2)]);
@@ -537,12 +591,12 @@ mod tests {
                 snap_dir: dir.clone(),
                 log_dir: dir.clone(),
             },
-            log,
+            log: LogWriter(Arc::new(Mutex::new(log))),
             staged: Vec::new(),
         };
         let mut written = Vec::new();
         let mut zxid = 0;
-        while store.log.end < 3 * PREALLOCATE {
+        while store.log.hold().unwrap().0.end < 3 * PREALLOCATE {
             for _ in 0..=(zxid % 7) {
                 zxid += 1;
                 let txn = session(zxid, usize::try_from(zxid * 37 % 9000).unwrap());
@@ -551,7 +605,7 @@ mod tests {
             }
             store.write(zxid % 2 == 0).unwrap();
         }
-        assert_eq!(store.log.direct, direct);
+        assert_eq!(store.log.hold().unwrap().0.direct, direct);
         drop(store);
         assert_eq!(read_log(&path, true).unwrap(), written);
         fs::remove_dir_all(&dir).unwrap();
@@ -572,7 +626,7 @@ mod tests {
         let snapshots = store.snapshots();
         for zxid in 1..=5 {
             store.stage(&close(zxid)).unwrap();
-            store.roll(zxid).unwrap();
+            store.roll(zxid, &[]).unwrap();
             let state = snapshot::State {
                 zxid,
                 sessions: &sessions,
