@@ -12,11 +12,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc as std_mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 pub use tokio_util::sync::CancellationToken;
@@ -61,7 +62,7 @@ enum CoreMsg {
     Connect {
         conn: ConnId,
         addr: SocketAddr,
-        tx: mpsc::UnboundedSender<ConnMsg>,
+        outbox: Outbox,
         req: ConnectRequest,
     },
     Request {
@@ -120,8 +121,82 @@ impl LogQueue {
 
 /// Messages from the core to a connection's writer.
 enum ConnMsg {
-    Frame(Vec<u8>),
+    /// Bytes of a frame the socket did not take at once; `answers` if it is the reply to a
+    /// request (not the connect response nor a watch notification).
+    Frame {
+        bytes: Vec<u8>,
+        answers: bool,
+    },
     Close,
+}
+
+/// The sending side of a connection. The core writes a frame straight to the socket when
+/// nothing waits before it, which costs no task wake-up; what the socket does not take at
+/// once goes to the connection's writer task, and later frames queue behind it.
+#[derive(Clone)]
+struct Outbox {
+    shared: Arc<OutboxShared>,
+    tx: mpsc::UnboundedSender<ConnMsg>,
+}
+
+struct OutboxShared {
+    socket: tokio::net::tcp::OwnedWriteHalf,
+    /// Frames handed to the writer task and not yet written.
+    backlog: AtomicUsize,
+    /// Requests that may still be read before a reply is written (`MAX_OUTSTANDING`).
+    outstanding: Semaphore,
+}
+
+impl Outbox {
+    /// Sends a frame, in order after those sent before. False once the connection is gone.
+    fn send(&self, frame: Vec<u8>, answers: bool) -> bool {
+        let mut written = 0;
+        if self.shared.backlog.load(Ordering::Acquire) == 0 {
+            match self.shared.socket.try_write(&frame) {
+                Ok(n) => written = n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return false,
+            }
+        }
+        if written == frame.len() {
+            self.answered(answers);
+            return true;
+        }
+        let bytes = frame.get(written..).unwrap_or_default().to_vec();
+        self.shared.backlog.fetch_add(1, Ordering::AcqRel);
+        self.tx.send(ConnMsg::Frame { bytes, answers }).is_ok()
+    }
+
+    /// A frame went out: if it answered a request, one more may be read.
+    fn answered(&self, answers: bool) {
+        if answers {
+            self.shared.outstanding.add_permits(1);
+        }
+    }
+
+    /// Closes the connection after the frames already sent.
+    fn close(&self) {
+        let _ = self.tx.send(ConnMsg::Close);
+    }
+}
+
+/// Writes the frames the socket did not take at once, in order, then shuts the sending side.
+async fn write_backlog(outbox: Outbox, mut rx: mpsc::UnboundedReceiver<ConnMsg>) {
+    while let Some(ConnMsg::Frame { bytes, answers }) = rx.recv().await {
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            if outbox.shared.socket.writable().await.is_err() {
+                return;
+            }
+            match outbox.shared.socket.try_write(rest) {
+                Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => return,
+            }
+        }
+        outbox.shared.backlog.fetch_sub(1, Ordering::AcqRel);
+        outbox.answered(answers);
+    }
 }
 
 /// Work for the snapshot thread.
@@ -300,18 +375,15 @@ async fn read_frame(
 }
 
 async fn connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
     addr: SocketAddr,
     conn: ConnId,
     core: mpsc::UnboundedSender<CoreMsg>,
     config: &Config,
     shutdown: CancellationToken,
 ) {
-    let (rd, wr) = stream.into_split();
-    let mut rd = BufReader::new(rd);
-    let mut wr = BufWriter::new(wr);
     let mut first = [0u8; 4];
-    if rd.read_exact(&mut first).await.is_err() {
+    if stream.read_exact(&mut first).await.is_err() {
         return;
     }
     if fourlw::is_known(&first) {
@@ -320,12 +392,13 @@ async fn connection(
         if core.send(CoreMsg::Word { word, reply }).is_ok()
             && let Ok(text) = answer.await
         {
-            let _ = wr.write_all(text.as_bytes()).await;
-            let _ = wr.flush().await;
+            let _ = stream.write_all(text.as_bytes()).await;
         }
-        let _ = wr.shutdown().await;
+        let _ = stream.shutdown().await;
         return;
     }
+    let (rd, wr) = stream.into_split();
+    let mut rd = BufReader::new(rd);
     let req = match read_frame(&mut rd, first, config.max_buffer).await {
         Ok(body) => match ConnectRequest::decode(&body) {
             Ok(req) => req,
@@ -340,12 +413,20 @@ async fn connection(
         }
         Err(FrameError::Closed) => return,
     };
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let outbox = Outbox {
+        shared: Arc::new(OutboxShared {
+            socket: wr,
+            backlog: AtomicUsize::new(0),
+            outstanding: Semaphore::new(MAX_OUTSTANDING),
+        }),
+        tx,
+    };
     if core
         .send(CoreMsg::Connect {
             conn,
             addr,
-            tx,
+            outbox: outbox.clone(),
             req,
         })
         .is_err()
@@ -354,29 +435,9 @@ async fn connection(
     }
     let closed = CancellationToken::new();
     let writer_closed = closed.clone();
-    let outstanding = Arc::new(Semaphore::new(MAX_OUTSTANDING));
-    let answered = Arc::clone(&outstanding);
+    let writer_outbox = outbox.clone();
     let writer = tokio::spawn(async move {
-        // The connect response comes first and answers no request of the loop below.
-        let mut connect_response = true;
-        while let Some(msg) = rx.recv().await {
-            match msg {
-                ConnMsg::Frame(frame) => {
-                    if wr.write_all(&frame).await.is_err() {
-                        break;
-                    }
-                    if !std::mem::take(&mut connect_response) && !is_notification(&frame) {
-                        answered.add_permits(1);
-                    }
-                    if rx.is_empty() && wr.flush().await.is_err() {
-                        break;
-                    }
-                }
-                ConnMsg::Close => break,
-            }
-        }
-        let _ = wr.flush().await;
-        let _ = wr.shutdown().await;
+        write_backlog(writer_outbox, rx).await;
         writer_closed.cancel();
     });
     loop {
@@ -385,8 +446,8 @@ async fn connection(
             () = closed.cancelled() => break,
             () = shutdown.cancelled() => break,
             r = async {
-                // At the limit, stop reading until the writer has sent a reply.
-                if let Ok(permit) = outstanding.acquire().await {
+                // At the limit, stop reading until a reply has been written.
+                if let Ok(permit) = outbox.shared.outstanding.acquire().await {
                     permit.forget();
                 }
                 rd.read_exact(&mut len).await
@@ -432,7 +493,9 @@ fn is_notification(frame: &[u8]) -> bool {
 
 /// One open connection, as the core knows it.
 struct ConnState {
-    tx: mpsc::UnboundedSender<ConnMsg>,
+    outbox: Outbox,
+    /// The connect response went out: later frames answer requests or are notifications.
+    greeted: bool,
     addr: SocketAddr,
     received: u64,
     sent: u64,
@@ -539,7 +602,7 @@ impl Core {
             }
         }
         for state in self.conns.values() {
-            let _ = state.tx.send(ConnMsg::Close);
+            state.outbox.close();
         }
         self.log_queue.close();
         self.failed
@@ -554,13 +617,14 @@ impl Core {
             CoreMsg::Connect {
                 conn,
                 addr,
-                tx,
+                outbox,
                 req,
             } => {
                 self.conns.insert(
                     conn,
                     ConnState {
-                        tx,
+                        outbox,
+                        greeted: false,
                         addr,
                         received: 1,
                         sent: 0,
@@ -662,16 +726,19 @@ impl Core {
             }
             match out {
                 Out::Frame(conn, frame) => {
-                    if let Some(state) = self.conns.get_mut(&conn)
-                        && state.tx.send(ConnMsg::Frame(frame)).is_ok()
-                    {
-                        state.sent += 1;
-                        self.sent += 1;
+                    if let Some(state) = self.conns.get_mut(&conn) {
+                        // The connect response comes first and answers no request.
+                        let answers =
+                            std::mem::replace(&mut state.greeted, true) && !is_notification(&frame);
+                        if state.outbox.send(frame, answers) {
+                            state.sent += 1;
+                            self.sent += 1;
+                        }
                     }
                 }
                 Out::Close(conn) => {
                     if let Some(state) = self.conns.remove(&conn) {
-                        let _ = state.tx.send(ConnMsg::Close);
+                        state.outbox.close();
                     }
                     self.machine.disconnected(conn);
                 }
