@@ -77,11 +77,21 @@ enum CoreMsg {
         word: String,
         reply: oneshot::Sender<String>,
     },
-    /// The log thread wrote the group ending at `zxid`, or failed to.
+    /// The log thread wrote the group ending at `zxid` and sent its replies, which took
+    /// `latencies` (ms, for those timed) from their requests' arrival; or failed to.
     Written {
         zxid: i64,
-        result: Result<(), String>,
+        result: Result<Vec<u64>, String>,
     },
+}
+
+/// A reply for the log thread to send.
+struct Reply {
+    outbox: Outbox,
+    frame: Vec<u8>,
+    answers: bool,
+    /// When its request arrived, if it is timed.
+    started: Option<Instant>,
 }
 
 /// Transactions queued for the log thread, shared with it: the next group.
@@ -98,6 +108,9 @@ struct Queued {
     records: Vec<u8>,
     /// The zxid of the last of them.
     zxid: i64,
+    /// Replies waiting for nothing but these records, sent by the log thread as soon as they
+    /// are on the disk, without waking the core.
+    replies: Vec<Reply>,
     /// The log thread is writing a group.
     writing: bool,
     /// The core stopped: the thread ends.
@@ -143,7 +156,8 @@ struct OutboxShared {
     socket: tokio::net::tcp::OwnedWriteHalf,
     /// Frames handed to the writer task and not yet written.
     backlog: AtomicUsize,
-    /// Requests that may still be read before a reply is written (`MAX_OUTSTANDING`).
+    /// Requests that may still be read before a reply is written (`MAX_OUTSTANDING`), added
+    /// to as replies go out.
     outstanding: Semaphore,
 }
 
@@ -501,6 +515,14 @@ struct ConnState {
     sent: u64,
 }
 
+impl ConnState {
+    /// Whether `frame`, the next to go out, answers a request: the connect response comes
+    /// first and answers none, nor does a watch notification.
+    fn answers(&mut self, frame: &[u8]) -> bool {
+        std::mem::replace(&mut self.greeted, true) && !is_notification(frame)
+    }
+}
+
 /// Request latency figures (ms) for srvr/mntr.
 #[derive(Default)]
 struct Latency {
@@ -661,9 +683,15 @@ impl Core {
             CoreMsg::Word { word, reply } => {
                 let _ = reply.send(fourlw::answer(&word, &self.config, &self.report()));
             }
-            CoreMsg::Written { zxid, result } => {
-                self.written(zxid, result.map_err(|e| format!("log write failed: {e}")));
-            }
+            CoreMsg::Written { zxid, result } => match result {
+                Ok(latencies) => {
+                    for ms in latencies {
+                        self.latency.record(ms);
+                    }
+                    self.written(zxid, Ok(()));
+                }
+                Err(e) => self.written(zxid, Err(format!("log write failed: {e}"))),
+            },
         }
     }
 
@@ -727,9 +755,7 @@ impl Core {
             match out {
                 Out::Frame(conn, frame) => {
                     if let Some(state) = self.conns.get_mut(&conn) {
-                        // The connect response comes first and answers no request.
-                        let answers =
-                            std::mem::replace(&mut state.greeted, true) && !is_notification(&frame);
+                        let answers = state.answers(&frame);
                         if state.outbox.send(frame, answers) {
                             state.sent += 1;
                             self.sent += 1;
@@ -758,8 +784,7 @@ impl Core {
         let mut queued = queue.lock();
         if std::mem::take(&mut self.snapshot_due) {
             // The queue stays locked: the log thread takes no group before the roll.
-            let earlier = std::mem::take(&mut queued.records);
-            self.snapshot(&earlier);
+            self.snapshot(&mut queued);
             return true;
         }
         let Some(zxid) = self.staged_zxid.take() else {
@@ -779,10 +804,36 @@ impl Core {
             queued.records.extend_from_slice(&records);
         }
         queued.zxid = zxid;
+        self.hand_over_replies(zxid, &mut queued.replies);
         if !queued.writing {
             queue.ready.notify_one();
         }
         false
+    }
+
+    /// Moves the replies at the head of the pending ones that wait for nothing past `zxid` to
+    /// the log thread's next group, up to the first connection close (which is the core's to
+    /// carry out): the thread sends them once the group is written, in the same order.
+    fn hand_over_replies(&mut self, zxid: i64, replies: &mut Vec<Reply>) {
+        while let Some((tag, Out::Frame(conn, _), _)) = self.pending.front()
+            && *tag <= zxid
+        {
+            let conn = *conn;
+            let Some((_, Out::Frame(_, frame), started)) = self.pending.pop_front() else {
+                break;
+            };
+            if let Some(state) = self.conns.get_mut(&conn) {
+                let answers = state.answers(&frame);
+                state.sent += 1;
+                self.sent += 1;
+                replies.push(Reply {
+                    outbox: state.outbox.clone(),
+                    frame,
+                    answers,
+                    started,
+                });
+            }
+        }
     }
 
     /// The log covers `zxid` (or failed to): releases the frames waiting for it.
@@ -798,15 +849,20 @@ impl Core {
         }
     }
 
-    /// Rolls the log after the current zxid (writing `earlier`, the records the log thread has
-    /// not taken, then what is staged) and hands the state to the snapshot thread. Called with
-    /// the log queue locked, so that the thread takes no group meanwhile.
-    fn snapshot(&mut self, earlier: &[u8]) {
+    /// Rolls the log after the current zxid (writing the records `queued` for the log thread,
+    /// then what is staged, and sending the replies queued with them) and hands the state to
+    /// the snapshot thread. Called with the log queue locked, so that the thread takes no group
+    /// meanwhile.
+    fn snapshot(&mut self, queued: &mut Queued) {
         let zxid = self.machine.zxid();
         self.staged_zxid = None;
         self.staged_txns = 0;
-        match self.store.roll(zxid, earlier) {
+        let replies = std::mem::take(&mut queued.replies);
+        match self.store.roll(zxid, &std::mem::take(&mut queued.records)) {
             Ok(()) => {
+                for ms in send_replies(replies) {
+                    self.latency.record(ms);
+                }
                 self.written(zxid, Ok(()));
                 let state = self.machine.durable_state().encode();
                 let _ = self.snap_tx.send(SnapCmd::Write { zxid, state });
@@ -820,8 +876,8 @@ impl Core {
 }
 
 /// The log thread: takes everything queued as one group, writes it (on the disk when it
-/// returns if `durable`) and tells the core, then takes what was queued meanwhile, until the
-/// core stops.
+/// returns if `durable`), sends the replies that waited for it and tells the core, then takes
+/// what was queued meanwhile, until the core stops.
 fn log_writer(
     log: &LogWriter,
     queue: &LogQueue,
@@ -841,6 +897,7 @@ fn log_writer(
             continue;
         }
         let records = std::mem::take(&mut queued.records);
+        let replies = std::mem::take(&mut queued.replies);
         let zxid = queued.zxid;
         queued.writing = true;
         // Held before the queue is let go: a roll by the core waits for this group.
@@ -848,13 +905,27 @@ fn log_writer(
             drop(queued);
             held.append(&records, durable)
         });
+        let result = result
+            .map(|()| send_replies(replies))
+            .map_err(|e| e.to_string());
         queued = queue.lock();
         queued.writing = false;
-        let result = result.map_err(|e| e.to_string());
         if core.send(CoreMsg::Written { zxid, result }).is_err() {
             return;
         }
     }
+}
+
+/// Sends replies whose records are on the disk; returns how long the timed ones took (ms).
+fn send_replies(replies: Vec<Reply>) -> Vec<u64> {
+    let mut latencies = Vec::new();
+    for reply in replies {
+        reply.outbox.send(reply.frame, reply.answers);
+        if let Some(at) = reply.started {
+            latencies.push(u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX));
+        }
+    }
+    latencies
 }
 
 /// The snapshot thread: writes the snapshots the core hands over, then purges what the

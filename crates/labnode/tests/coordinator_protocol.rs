@@ -336,6 +336,66 @@ fn requests_received(port: u16, local: u16) -> usize {
 }
 
 #[test]
+fn pipelined_writes_and_reads_are_answered_in_request_order() {
+    // Replies to writes leave from the log thread once their group is on the disk, replies to
+    // reads from the core: with several connections writing at once (groups of many), each
+    // connection still gets its replies in the order of its requests, each read seeing the
+    // writes before it.
+    let (_server, port) = support::start_coordinator("");
+    let mut clients: Vec<Raw> = (0..4).map(|_| Raw::connect(port, 30_000)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        assert_eq!(c.create(1, &format!("/p{i}"), b"0", 0), 0);
+    }
+    let rounds = 300;
+    for (i, c) in clients.iter_mut().enumerate() {
+        let path = format!("/p{i}");
+        let mut burst = Vec::new();
+        for n in 0..rounds {
+            let data = n.to_string();
+            let set = [
+                int(2 + 2 * n),
+                int(5),
+                string(&path),
+                int(data.len() as i32),
+                data.into_bytes(),
+                int(-1),
+            ]
+            .concat();
+            let get = [int(3 + 2 * n), int(4), string(&path), vec![0]].concat();
+            for body in [set, get] {
+                burst.extend_from_slice(&int(body.len() as i32));
+                burst.extend_from_slice(&body);
+            }
+        }
+        c.s.write_all(&burst).unwrap();
+    }
+    for c in &mut clients {
+        let mut last_zxid = 0;
+        for n in 0..rounds {
+            let (xid, zxid, err, _) = c.recv().expect("a setData reply");
+            assert_eq!((xid, err), (2 + 2 * n, 0), "setData {n}");
+            assert!(
+                zxid > last_zxid,
+                "setData {n}: zxid {zxid} after {last_zxid}"
+            );
+            last_zxid = zxid;
+            let (xid, zxid, err, body) = c.recv().expect("a getData reply");
+            assert_eq!((xid, err), (3 + 2 * n, 0), "getData {n}");
+            assert!(
+                zxid >= last_zxid,
+                "getData {n}: zxid {zxid} before {last_zxid}"
+            );
+            let len = usize::try_from(i32::from_be_bytes(body[0..4].try_into().unwrap())).unwrap();
+            assert_eq!(
+                body[4..4 + len],
+                *n.to_string().as_bytes(),
+                "getData {n} sees its write"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_client_that_does_not_read_its_replies_is_not_read_without_bound() {
     let (_server, port) = support::start_coordinator("");
     let mut c = Raw::connect(port, 30_000);
