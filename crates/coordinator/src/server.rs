@@ -3,12 +3,13 @@
 //! transactions for the log. A log thread writes them in groups, each in one write that
 //! returns once it is on the disk (with `forceSync`), as ZooKeeper's sync thread does: while
 //! one group is written the core goes on applying requests, and everything queued meanwhile is
-//! the next group, which the thread takes as soon as it is done (group commit). A lone write,
-//! with nothing else to do, is written by the core itself, so it goes from its socket to the
-//! disk and back without waking another thread. The
-//! frames a step produced are released, in order, only once the log covers the zxid they
-//! depend on. Snapshot files are written and old files purged by a thread of their own, off
-//! that path.
+//! the next group, which the thread takes as soon as it is done (group commit). The replies
+//! that waited for a group are handed to the log thread with it, which sends them once it is on
+//! the disk without waking the core; the core writes every other frame straight to its socket,
+//! in order, only once the log covers the zxid it depends on. A lone write, with nothing else
+//! to do, is written by the core itself, so it goes from its socket to the disk and back
+//! without waking another thread. Snapshot files are written and old files purged by a thread
+//! of their own, off that path.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
