@@ -13,7 +13,11 @@
 //! (acks as in the case). Each case runs in rounds (`LAB_BENCH_ROUNDS`, 3 by default) on a
 //! topic of its own: one run swings by a third on this shared 2-core machine, so the rates
 //! are medians, and consume is set against the produce of the same round (median ratio and
-//! spread). The anchor, measured in the same run, is a plain loopback TCP stream of the same
+//! spread). Consume rates count from the first record received to the last: librdkafka's
+//! consumer only asks for its first records ~0.5 s after it starts (between its coordinator
+//! lookup and its offset query, while our broker answers each request in under a
+//! millisecond), a start-up wait that is not throughput; that wait is printed on its own.
+//! The anchor, measured in the same run, is a plain loopback TCP stream of the same
 //! bytes: the transport's ceiling on this machine. Ratios are printed against it and against
 //! the issue's target (1,000,000 msg/s at 100 B, acks=1).
 
@@ -81,17 +85,23 @@ fn main() {
         "consume/produce",
         "vs target"
     );
+    let mut all_first_waits = Vec::new();
     for (size, count) in [(100usize, 2_000_000usize), (1024, 400_000)] {
         for acks in ["1", "all"] {
             let mut produced = Vec::new();
             let mut consumed = Vec::new();
+            let mut first_waits = Vec::new();
             let mut ratios = Vec::new();
             let mut latencies = Vec::new();
             for round in 0..rounds {
                 let topic = format!("bench-{size}-{acks}-{round}");
                 create_topic(&bootstrap, &topic, 1);
                 let p = produce(&bootstrap, &topic, size, count, acks);
-                let c = consume(&bootstrap, &topic, count);
+                let Consumed {
+                    rate: c,
+                    first_after,
+                } = consume(&bootstrap, &topic, count);
+                first_waits.push(first_after.as_secs_f64() * 1e3);
                 ratios.push(c / p.rate);
                 produced.push(p.rate);
                 consumed.push(c);
@@ -117,8 +127,16 @@ fn main() {
                 spread,
                 p / TARGET_MSGS_PER_SEC
             );
+            all_first_waits.extend(first_waits);
         }
     }
+    println!(
+        "\nconsumers' first record after start (not counted in consume/s): median {:.0} ms, \
+         {:.0}..{:.0} ms",
+        median(&mut all_first_waits),
+        all_first_waits.first().copied().unwrap_or(f64::NAN),
+        all_first_waits.last().copied().unwrap_or(f64::NAN)
+    );
     if let Some(rss) = idle_rss {
         println!(
             "\nidle broker RSS with a 100-partition topic (before the load): {rss:.1} MiB \
@@ -323,15 +341,28 @@ fn percentile(values: &mut [f64], p: f64) -> f64 {
     values.get(at).copied().unwrap_or(f64::NAN)
 }
 
-fn consume(bootstrap: &str, topic: &str, count: usize) -> f64 {
+/// What one consumer measured.
+struct Consumed {
+    /// Records a second from the first record received to the last.
+    rate: f64,
+    /// How long after the consumer started the first record came.
+    first_after: Duration,
+}
+
+/// Reads `count` records of `topic` from the beginning.
+fn consume(bootstrap: &str, topic: &str, count: usize) -> Consumed {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "bench")
         .set("enable.auto.commit", "false")
-        // librdkafka >= 2.1 otherwise pauses fetching for fetch.queue.backoff.ms (1 s) whenever
-        // 100,000 messages wait in its queue: with 100 B messages that caps any broker at
-        // ~200k msg/s. The producer is tuned for throughput the same way.
-        .set("queued.min.messages", "1000000")
+        // librdkafka pauses fetching whenever its local queue holds queued.min.messages or
+        // queued.max.messages.kbytes, and resumes late (>= 2.1: after fetch.queue.backoff.ms,
+        // 1 s by default; with 0, on its broker thread's next wake-up): at 100 B, runs stalled
+        // for hundreds of ms at a time and consumed at a third to two thirds of the rate. The
+        // limits are set out of reach, so the consumer fetches as fast as it can (the topic,
+        // up to 400 MB, may sit in its queue). The producer is tuned for throughput the same way.
+        .set("queued.min.messages", "10000000")
+        .set("queued.max.messages.kbytes", "2097151")
         .set("fetch.queue.backoff.ms", "0")
         .create()
         .unwrap_or_else(|e| panic!("consumer: {e}"));
@@ -339,10 +370,12 @@ fn consume(bootstrap: &str, topic: &str, count: usize) -> f64 {
     let _ = tpl.add_partition_offset(topic, 0, Offset::Beginning);
     let _ = consumer.assign(&tpl);
     let start = Instant::now();
+    let mut first = None;
     let mut got = 0usize;
     while got < count {
         match consumer.poll(Duration::from_secs(10)) {
             Some(Ok(m)) => {
+                first.get_or_insert_with(Instant::now);
                 got += 1;
                 std::hint::black_box(m.payload());
             }
@@ -350,7 +383,12 @@ fn consume(bootstrap: &str, topic: &str, count: usize) -> f64 {
             None => break,
         }
     }
-    got as f64 / start.elapsed().as_secs_f64()
+    let first = first.unwrap_or(start);
+    Consumed {
+        // The first record's own time is not in the span: count the others.
+        rate: got.saturating_sub(1) as f64 / first.elapsed().as_secs_f64(),
+        first_after: first - start,
+    }
 }
 
 fn rss_mib(pid: u32) -> f64 {
