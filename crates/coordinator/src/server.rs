@@ -195,7 +195,8 @@ impl Outbox {
     }
 }
 
-/// Writes the frames the socket did not take at once, in order, then shuts the sending side.
+/// Writes the frames the socket did not take at once, in order, until the core closes the
+/// connection (its sending side shuts when the last [`Outbox`] is dropped).
 async fn write_backlog(outbox: Outbox, mut rx: mpsc::UnboundedReceiver<ConnMsg>) {
     while let Some(ConnMsg::Frame { bytes, answers }) = rx.recv().await {
         let mut rest = &bytes[..];
