@@ -23,13 +23,23 @@ pub fn workspace_root() -> PathBuf {
         .unwrap()
 }
 
-/// A port that was free a moment ago on 127.0.0.1.
+/// A port that was free a moment ago on 127.0.0.1, and never handed out before in this test
+/// process: the kernel may give a port just released again at once, and tests running side by
+/// side each start servers on the ports they were given (two datanodes once got the same one,
+/// so only one came up).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Waits until something accepts TCP connections on `addr`, or panics after `timeout`.
