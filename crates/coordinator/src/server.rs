@@ -902,13 +902,15 @@ fn log_writer(
         let replies = std::mem::take(&mut queued.replies);
         let zxid = queued.zxid;
         queued.writing = true;
-        // Held before the queue is let go: a roll by the core waits for this group.
-        let result = log.hold().and_then(|mut held| {
-            drop(queued);
-            held.append(&records, durable)
-        });
-        let result = result
-            .map(|()| send_replies(replies))
+        // Held before the queue is let go, and until the group's replies are out: a roll by
+        // the core, which then sends later replies itself, waits for both.
+        let result = log
+            .hold()
+            .and_then(|mut held| {
+                drop(queued);
+                held.append(&records, durable)?;
+                Ok(send_replies(replies))
+            })
             .map_err(|e| e.to_string());
         queued = queue.lock();
         queued.writing = false;
