@@ -177,7 +177,12 @@ impl Outbox {
             self.answered(answers);
             return true;
         }
-        let bytes = frame.get(written..).unwrap_or_default().to_vec();
+        // The frame itself when the socket took none of it (a full socket), else its rest.
+        let bytes = if written == 0 {
+            frame
+        } else {
+            frame.get(written..).unwrap_or_default().to_vec()
+        };
         self.shared.backlog.fetch_add(1, Ordering::AcqRel);
         self.tx.send(ConnMsg::Frame { bytes, answers }).is_ok()
     }
