@@ -1,7 +1,8 @@
 //! Throughput and p99 latency of create, getData and setData with 1 and 16 sessions, our
-//! coordinator against Debian's Apache ZooKeeper in the same run with the same client (the
-//! zookeeper-client crate, on one thread), both fsyncing their transaction log; then the resident memory of
-//! each server, idle after start and after the load. Prints a table of ratios.
+//! coordinator against Debian's Apache ZooKeeper in the same run with the same client (a
+//! wire-level one of its own, [`session`], all sessions on one thread), both fsyncing their
+//! transaction log; then the resident memory of each server, idle after start and after the
+//! load. Prints a table of ratios.
 //!
 //! Run: `cargo bench -p coordinator --bench coordinator`. Each cell runs in rounds, one on each
 //! server per round, the order alternating (ours then ZooKeeper, then ZooKeeper then ours), so
@@ -22,7 +23,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use zookeeper_client as zk;
+
+mod session;
+use session::Session;
 
 /// Unmeasured operations before each round's measure, so that its sessions are open and busy.
 const WARM_UP: Duration = Duration::from_millis(250);
@@ -103,7 +106,7 @@ fn main() -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&work);
 
     println!(
-        "coordinator vs Apache ZooKeeper 3.8 (Debian), fsync on, client: zookeeper-client, \
+        "coordinator vs Apache ZooKeeper 3.8 (Debian), fsync on, client: the bench's own, \
          {rounds} alternating rounds of {secs} s per cell and server (after {} ms of warm-up)",
         WARM_UP.as_millis()
     );
@@ -333,24 +336,15 @@ impl Op {
     }
 }
 
-async fn connect(port: u16) -> anyhow::Result<zk::Client> {
-    Ok(zk::Client::connector()
-        .with_session_timeout(Duration::from_secs(20))
-        .connect(&format!("127.0.0.1:{port}"))
-        .await?)
-}
-
 /// Creates the nodes the cells use and warms the server up (the JVM compiles its hot paths).
 async fn prepare(port: u16) -> anyhow::Result<()> {
-    let setup = connect(port).await?;
-    let open = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
-    setup.create("/bench", b"", &open).await?;
-    setup.create("/bench/data", &[7u8; 100], &open).await?;
+    let mut setup = Session::open(port).await?;
+    setup.create("/bench", b"").await?;
+    setup.create("/bench/data", &[7u8; 100]).await?;
     for s in 0..16 {
-        setup
-            .create(&format!("/bench/d{s}"), &[0u8; 100], &open)
-            .await?;
+        setup.create(&format!("/bench/d{s}"), &[0u8; 100]).await?;
     }
+    setup.close().await?;
     for op in [Op::Create, Op::GetData, Op::SetData] {
         cell(port, op, 4, Duration::from_secs(1), "warm").await?;
     }
@@ -392,16 +386,15 @@ async fn cell(
 ) -> anyhow::Result<Measured> {
     let mut clients = Vec::new();
     for _ in 0..sessions {
-        clients.push(connect(port).await?);
+        clients.push(Session::open(port).await?);
     }
     let tag: Arc<str> = Arc::from(tag);
     let from = Instant::now() + WARM_UP;
     let until = from + length;
     let mut tasks = Vec::new();
-    for (s, client) in clients.into_iter().enumerate() {
+    for (s, mut client) in clients.into_iter().enumerate() {
         let tag = Arc::clone(&tag);
         tasks.push(tokio::spawn(async move {
-            let open = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
             let data = [1u8; 100];
             let mut latencies = Vec::new();
             let mut n = 0u64;
@@ -413,16 +406,14 @@ async fn cell(
                 match op {
                     Op::Create => {
                         client
-                            .create(&format!("/bench/{tag}-{s}-{sessions}-{n}"), &data, &open)
+                            .create(&format!("/bench/{tag}-{s}-{sessions}-{n}"), &data)
                             .await?;
                     }
                     Op::GetData => {
                         client.get_data("/bench/data").await?;
                     }
                     Op::SetData => {
-                        client
-                            .set_data(&format!("/bench/d{s}"), &data, None)
-                            .await?;
+                        client.set_data(&format!("/bench/d{s}"), &data).await?;
                     }
                 }
                 if start >= from {
@@ -430,6 +421,7 @@ async fn cell(
                 }
                 n += 1;
             }
+            client.close().await?;
             anyhow::Ok(latencies)
         }));
     }
