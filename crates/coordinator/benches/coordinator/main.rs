@@ -203,29 +203,37 @@ fn write_config(dir: &Path, port: u16) -> anyhow::Result<PathBuf> {
 
 impl Server {
     fn ours(dir: &Path) -> anyhow::Result<Server> {
-        let port = free_port()?;
-        let cfg = write_config(dir, port)?;
-        let child = Command::new(std::env::current_exe()?)
-            .arg("--serve")
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()?;
-        Server::ready(child, port)
+        Server::start(dir, |cfg| {
+            let mut command = Command::new(std::env::current_exe()?);
+            command.arg("--serve").arg(cfg);
+            Ok(command)
+        })
     }
 
     fn apache(java: &Path, jar: &Path, dir: &Path) -> anyhow::Result<Server> {
+        Server::start(dir, |cfg| {
+            // The command line of Debian's zkServer.sh start-foreground.
+            let mut command = Command::new(java);
+            command
+                .arg("-cp")
+                .arg(format!("/etc/zookeeper/conf:{}", jar.display()))
+                .arg(format!("-Dzookeeper.log.dir={}", dir.display()))
+                .arg("-Dzookeeper.root.logger=WARN,CONSOLE")
+                .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
+                .arg(cfg);
+            Ok(command)
+        })
+    }
+
+    /// Writes a configuration in `dir` on a free port, runs the command `server` makes for
+    /// it, without input or output, and waits until it serves.
+    fn start(
+        dir: &Path,
+        server: impl FnOnce(&Path) -> anyhow::Result<Command>,
+    ) -> anyhow::Result<Server> {
         let port = free_port()?;
         let cfg = write_config(dir, port)?;
-        // The command line of Debian's zkServer.sh start-foreground.
-        let child = Command::new(java)
-            .arg("-cp")
-            .arg(format!("/etc/zookeeper/conf:{}", jar.display()))
-            .arg(format!("-Dzookeeper.log.dir={}", dir.display()))
-            .arg("-Dzookeeper.root.logger=WARN,CONSOLE")
-            .arg("org.apache.zookeeper.server.quorum.QuorumPeerMain")
-            .arg(&cfg)
+        let child = server(&cfg)?
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
