@@ -164,7 +164,7 @@ struct OutboxShared {
 
 impl Outbox {
     /// Sends a frame, in order after those sent before. False once the connection is gone.
-    fn send(&self, frame: Vec<u8>, answers: bool) -> bool {
+    fn send(&self, mut frame: Vec<u8>, answers: bool) -> bool {
         let mut written = 0;
         if self.shared.backlog.load(Ordering::Acquire) == 0 {
             match self.shared.socket.try_write(&frame) {
@@ -177,14 +177,15 @@ impl Outbox {
             self.answered(answers);
             return true;
         }
-        // The frame itself when the socket took none of it (a full socket), else its rest.
-        let bytes = if written == 0 {
-            frame
-        } else {
-            frame.get(written..).unwrap_or_default().to_vec()
-        };
+        // The rest goes to the writer task in the frame's own memory.
+        frame.drain(..written.min(frame.len()));
         self.shared.backlog.fetch_add(1, Ordering::AcqRel);
-        self.tx.send(ConnMsg::Frame { bytes, answers }).is_ok()
+        self.tx
+            .send(ConnMsg::Frame {
+                bytes: frame,
+                answers,
+            })
+            .is_ok()
     }
 
     /// A frame went out: if it answered a request, one more may be read.
