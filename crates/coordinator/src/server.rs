@@ -86,13 +86,27 @@ enum CoreMsg {
     },
 }
 
-/// A reply for the log thread to send.
+/// A frame on its way to a connection, sent by the core or, once its group is on the disk,
+/// by the log thread.
 struct Reply {
     outbox: Outbox,
     frame: Vec<u8>,
     answers: bool,
     /// When its request arrived, if it is timed.
     started: Option<Instant>,
+}
+
+impl Reply {
+    /// Sends the frame; returns how long it took from its request's arrival (ms), if timed.
+    fn send(self) -> Option<u64> {
+        self.outbox.send(self.frame, self.answers);
+        self.started.map(ms_since)
+    }
+}
+
+/// Milliseconds from `at` to now, for the latency figures.
+fn ms_since(at: Instant) -> u64 {
+    u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Transactions queued for the log thread, shared with it: the next group.
@@ -639,7 +653,7 @@ impl Core {
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+        ms_since(self.start)
     }
 
     fn handle(&mut self, msg: CoreMsg) {
@@ -756,21 +770,16 @@ impl Core {
             let Some((_, out, started)) = self.pending.pop_front() else {
                 break;
             };
-            if let Some(at) = started {
-                self.latency
-                    .record(u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX));
-            }
             match out {
                 Out::Frame(conn, frame) => {
-                    if let Some(state) = self.conns.get_mut(&conn) {
-                        let answers = state.answers(&frame);
-                        if state.outbox.send(frame, answers) {
-                            state.sent += 1;
-                            self.sent += 1;
-                        }
+                    if let Some(ms) = self.reply(conn, frame, started).and_then(Reply::send) {
+                        self.latency.record(ms);
                     }
                 }
                 Out::Close(conn) => {
+                    if let Some(at) = started {
+                        self.latency.record(ms_since(at));
+                    }
                     if let Some(state) = self.conns.remove(&conn) {
                         state.outbox.close();
                     }
@@ -830,18 +839,22 @@ impl Core {
             let Some((_, Out::Frame(_, frame), started)) = self.pending.pop_front() else {
                 break;
             };
-            if let Some(state) = self.conns.get_mut(&conn) {
-                let answers = state.answers(&frame);
-                state.sent += 1;
-                self.sent += 1;
-                replies.push(Reply {
-                    outbox: state.outbox.clone(),
-                    frame,
-                    answers,
-                    started,
-                });
-            }
+            replies.extend(self.reply(conn, frame, started));
         }
+    }
+
+    /// `frame` as the next to go out on `conn`, counted as sent; none if the connection is
+    /// gone.
+    fn reply(&mut self, conn: ConnId, frame: Vec<u8>, started: Option<Instant>) -> Option<Reply> {
+        let state = self.conns.get_mut(&conn)?;
+        state.sent += 1;
+        self.sent += 1;
+        Some(Reply {
+            outbox: state.outbox.clone(),
+            answers: state.answers(&frame),
+            frame,
+            started,
+        })
     }
 
     /// The log covers `zxid` (or failed to): releases the frames waiting for it.
@@ -928,14 +941,7 @@ fn log_writer(
 
 /// Sends replies whose records are on the disk; returns how long the timed ones took (ms).
 fn send_replies(replies: Vec<Reply>) -> Vec<u64> {
-    let mut latencies = Vec::new();
-    for reply in replies {
-        reply.outbox.send(reply.frame, reply.answers);
-        if let Some(at) = reply.started {
-            latencies.push(u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX));
-        }
-    }
-    latencies
+    replies.into_iter().filter_map(Reply::send).collect()
 }
 
 /// The snapshot thread: writes the snapshots the core hands over, then purges what the
