@@ -16,6 +16,9 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 /// The session timeout asked for, in milliseconds.
 const TIMEOUT_MS: i32 = 20_000;
+/// Largest reply accepted: the bench's replies are small (data of 100 bytes); a longer length
+/// is a broken stream, not something to allocate.
+const MAX_REPLY: usize = 1 << 20;
 
 /// An open session.
 pub(crate) struct Session {
@@ -117,6 +120,9 @@ impl Session {
             .await
             .context("the server closed the connection")?;
         let len = usize::try_from(len).context("negative frame length")?;
+        if len > MAX_REPLY {
+            bail!("reply frame of {len} bytes, more than {MAX_REPLY}");
+        }
         self.reply.resize(len, 0);
         self.rd.read_exact(&mut self.reply).await?;
         Ok(())
