@@ -90,7 +90,6 @@ fn main() {
         for acks in ["1", "all"] {
             let mut produced = Vec::new();
             let mut consumed = Vec::new();
-            let mut first_waits = Vec::new();
             let mut ratios = Vec::new();
             let mut latencies = Vec::new();
             for round in 0..rounds {
@@ -101,7 +100,7 @@ fn main() {
                     rate: c,
                     first_after,
                 } = consume(&bootstrap, &topic, count);
-                first_waits.push(first_after.as_secs_f64() * 1e3);
+                all_first_waits.push(first_after.as_secs_f64() * 1e3);
                 ratios.push(c / p.rate);
                 produced.push(p.rate);
                 consumed.push(c);
@@ -127,7 +126,6 @@ fn main() {
                 spread,
                 p / TARGET_MSGS_PER_SEC
             );
-            all_first_waits.extend(first_waits);
         }
     }
     println!(
