@@ -8,8 +8,9 @@
 //! the disk without waking the core; the core writes every other frame straight to its socket,
 //! in order, only once the log covers the zxid it depends on. A lone write, with nothing else
 //! to do, is written by the core itself, so it goes from its socket to the disk and back
-//! without waking another thread. Snapshot files are written and old files purged by a thread
-//! of their own, off that path.
+//! without waking another thread. Snapshots are encoded and written, and old files purged, by
+//! a thread of their own, off that path: the core hands it a copy of the state, which costs
+//! nothing.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -237,7 +238,7 @@ async fn write_backlog(outbox: Outbox, mut rx: mpsc::UnboundedReceiver<ConnMsg>)
 
 /// Work for the snapshot thread.
 enum SnapCmd {
-    Write { zxid: i64, state: Vec<u8> },
+    Write(crate::snapshot::State),
     Purge,
 }
 
@@ -885,8 +886,8 @@ impl Core {
                     self.latency.record(ms);
                 }
                 self.written(zxid, Ok(()));
-                let state = self.machine.durable_state().encode();
-                let _ = self.snap_tx.send(SnapCmd::Write { zxid, state });
+                let state = self.machine.durable_state();
+                let _ = self.snap_tx.send(SnapCmd::Write(state));
             }
             Err(e) => {
                 self.failed
@@ -949,8 +950,8 @@ fn send_replies(replies: Vec<Reply>) -> Vec<u64> {
 fn snapshot_writer(snapshots: &Snapshots, rx: &std_mpsc::Receiver<SnapCmd>, retain: usize) {
     while let Ok(cmd) = rx.recv() {
         match cmd {
-            SnapCmd::Write { zxid, state } => {
-                if let Err(e) = snapshots.write(zxid, &state) {
+            SnapCmd::Write(state) => {
+                if let Err(e) = snapshots.write(state.zxid, &state.encode()) {
                     tracing::error!("snapshot failed: {e}");
                 }
             }

@@ -21,7 +21,7 @@ pub struct Session {
 }
 
 /// Every live session.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Sessions {
     map: HashMap<i64, Session>,
 }

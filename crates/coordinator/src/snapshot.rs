@@ -12,15 +12,16 @@ use crate::tree::{DataTree, Node};
 
 const MAGIC: i32 = 0x5a4b_534e; // "ZKSN"
 
-/// The state to snapshot, borrowed from the machine.
+/// The state to snapshot: a copy of the machine's (the tree's copy costs nothing until
+/// either side changes), encoded by the thread that writes it.
 #[derive(Debug)]
-pub struct State<'a> {
+pub struct State {
     /// Last applied zxid.
     pub zxid: i64,
     /// Live sessions.
-    pub sessions: &'a Sessions,
+    pub sessions: Sessions,
     /// The tree.
-    pub tree: &'a DataTree,
+    pub tree: DataTree,
 }
 
 /// A decoded snapshot.
@@ -34,7 +35,7 @@ pub struct Loaded {
     pub tree: DataTree,
 }
 
-impl State<'_> {
+impl State {
     /// Encodes the state.
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer::new();
@@ -131,8 +132,8 @@ mod tests {
         sessions.insert(9, 4000, vec![3; 16], 0);
         let bytes = State {
             zxid: 2,
-            sessions: &sessions,
-            tree: &tree,
+            sessions,
+            tree: tree.clone(),
         }
         .encode();
         let loaded = decode(&bytes).unwrap();
@@ -140,5 +141,29 @@ mod tests {
         assert_eq!(loaded.tree, tree);
         assert_eq!(loaded.sessions.get(9).unwrap().passwd, vec![3; 16]);
         assert!(decode(&bytes[..bytes.len() - 1]).is_err());
+    }
+
+    /// The core hands the snapshot thread a copy and goes on changing its tree: the copy
+    /// must stay the tree of the snapshot's zxid.
+    #[test]
+    fn a_state_taken_stays_as_it_was_while_the_tree_changes() {
+        let mut tree = DataTree::new();
+        tree.create("/a", b"x".to_vec(), vec![Acl::world(perm::ALL)], 0, 1, 5)
+            .unwrap();
+        let state = State {
+            zxid: 1,
+            sessions: Sessions::default(),
+            tree: tree.clone(),
+        };
+        tree.create("/a/b", vec![], vec![Acl::world(perm::ALL)], 0, 2, 6)
+            .unwrap();
+        tree.set_data("/a", b"y".to_vec(), 3, 7).unwrap();
+        let loaded = decode(&state.encode()).unwrap();
+        assert!(loaded.tree.get("/a/b").is_none());
+        let a = loaded.tree.get("/a").unwrap();
+        assert_eq!(
+            (a.data.as_slice(), a.version, a.children.len()),
+            (&b"x"[..], 0, 0)
+        );
     }
 }

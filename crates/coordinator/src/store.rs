@@ -629,8 +629,8 @@ mod tests {
             store.roll(zxid, &[]).unwrap();
             let state = snapshot::State {
                 zxid,
-                sessions: &sessions,
-                tree: &tree,
+                sessions: sessions.clone(),
+                tree: tree.clone(),
             }
             .encode();
             snapshots.write(zxid, &state).unwrap();

@@ -1,6 +1,8 @@
 //! The data tree: znodes by path, their metadata, and each session's ephemerals. Pure state
 //! with no I/O; every change is applied through the same methods during service and replay,
-//! so a restart rebuilds exactly the tree clients saw.
+//! so a restart rebuilds exactly the tree clients saw. Nodes and child lists are persistent
+//! collections ([`imbl`]): a copy of the tree costs nothing until either side changes, so a
+//! snapshot is encoded and written off the core while it goes on serving.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -34,7 +36,7 @@ pub struct Node {
     /// Last zxid that changed the children.
     pub pzxid: i64,
     /// Child names.
-    pub children: BTreeSet<String>,
+    pub children: imbl::OrdSet<String>,
 }
 
 impl Node {
@@ -51,7 +53,7 @@ impl Node {
             aversion: 0,
             ephemeral_owner: owner,
             pzxid: zxid,
-            children: BTreeSet::new(),
+            children: imbl::OrdSet::new(),
         }
     }
 
@@ -91,7 +93,7 @@ impl Node {
 /// All znodes and the ephemerals index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
+    nodes: imbl::HashMap<String, Node>,
     ephemerals: HashMap<i64, BTreeSet<String>>,
 }
 
@@ -106,7 +108,7 @@ impl DataTree {
     /// ZooKeeper starts.
     pub fn new() -> DataTree {
         let mut tree = DataTree {
-            nodes: HashMap::new(),
+            nodes: imbl::HashMap::new(),
             ephemerals: HashMap::new(),
         };
         let all = vec![Acl::world(perm::ALL)];
@@ -268,6 +270,7 @@ impl DataTree {
 
     /// Rebuilds a tree from a snapshot's nodes, recomputing the ephemerals index.
     pub fn from_nodes(nodes: HashMap<String, Node>) -> DataTree {
+        let nodes: imbl::HashMap<String, Node> = nodes.into_iter().collect();
         let mut ephemerals: HashMap<i64, BTreeSet<String>> = HashMap::new();
         for (path, node) in &nodes {
             if node.ephemeral_owner != 0 {

@@ -417,12 +417,12 @@ fn splitmix64(mut x: u64) -> u64 {
 
 /// Snapshot support: the machine's durable state in and out.
 impl Machine {
-    /// The durable state: zxid, sessions and nodes.
-    pub fn durable_state(&self) -> crate::snapshot::State<'_> {
+    /// A copy of the durable state: zxid, sessions and nodes.
+    pub fn durable_state(&self) -> crate::snapshot::State {
         crate::snapshot::State {
             zxid: self.zxid,
-            sessions: &self.sessions,
-            tree: &self.tree,
+            sessions: self.sessions.clone(),
+            tree: self.tree.clone(),
         }
     }
 
