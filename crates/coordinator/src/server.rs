@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, mpsc as std_mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -79,11 +79,11 @@ enum CoreMsg {
         word: String,
         reply: oneshot::Sender<String>,
     },
-    /// The log thread wrote the group ending at `zxid` and sent its replies, which took
-    /// `latencies` (ms, for those timed) from their requests' arrival; or failed to.
+    /// The log thread wrote the group ending at `zxid` and sent its replies, or failed to:
+    /// sent only when the core holds frames waiting for the log, or on failure.
     Written {
         zxid: i64,
-        result: Result<Vec<u64>, String>,
+        result: Result<(), String>,
     },
 }
 
@@ -110,12 +110,15 @@ fn ms_since(at: Instant) -> u64 {
     u64::try_from(at.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Transactions queued for the log thread, shared with it: the next group.
+/// Transactions queued for the log thread, shared with it: the next group; and what the
+/// thread wrote, which the core reads when it next looks rather than being woken for it.
 #[derive(Default)]
 struct LogQueue {
     state: Mutex<Queued>,
     /// Signalled when records are queued or the core stops.
     ready: Condvar,
+    /// The zxid the log thread's writes cover, their replies sent.
+    durable: AtomicI64,
 }
 
 #[derive(Default)]
@@ -129,6 +132,12 @@ struct Queued {
     replies: Vec<Reply>,
     /// The log thread is writing a group.
     writing: bool,
+    /// The core holds frames waiting for the log: the thread tells it when a group is
+    /// written (else the core picks `durable` up on its own).
+    core_waits: bool,
+    /// How long the replies the thread sent took from their requests' arrival (ms, for
+    /// those timed), for the core's figures.
+    latencies: Vec<u64>,
     /// The core stopped: the thread ends.
     closed: bool,
 }
@@ -631,7 +640,9 @@ impl Core {
             while let Ok(msg) = rx.try_recv() {
                 self.handle(msg);
             }
-            if self.write_log(rx.is_empty()) {
+            let wrote = self.write_log(rx.is_empty());
+            self.catch_up_with_log();
+            if wrote {
                 // Let the connections send the replies just released (and read what came
                 // meanwhile) before another write blocks this thread. With nothing queued,
                 // waiting for the next message does that, without the yield's wake-up of
@@ -706,15 +717,9 @@ impl Core {
             CoreMsg::Word { word, reply } => {
                 let _ = reply.send(fourlw::answer(&word, &self.config, &self.report()));
             }
-            CoreMsg::Written { zxid, result } => match result {
-                Ok(latencies) => {
-                    for ms in latencies {
-                        self.latency.record(ms);
-                    }
-                    self.written(zxid, Ok(()));
-                }
-                Err(e) => self.written(zxid, Err(format!("log write failed: {e}"))),
-            },
+            CoreMsg::Written { zxid, result } => {
+                self.written(zxid, result.map_err(|e| format!("log write failed: {e}")));
+            }
         }
     }
 
@@ -759,6 +764,20 @@ impl Core {
             self.pending.push_back((tag, out, started));
         }
         self.release();
+    }
+
+    /// Picks up what the log thread wrote since the core last looked: sends the frames it
+    /// covers and takes its latency figures; if frames still wait, asks to be told when the
+    /// next group is written. The thread does not wake the core otherwise.
+    fn catch_up_with_log(&mut self) {
+        let queue = Arc::clone(&self.log_queue);
+        let mut queued = queue.lock();
+        for ms in queued.latencies.drain(..) {
+            self.latency.record(ms);
+        }
+        self.durable = self.durable.max(queue.durable.load(Ordering::Acquire));
+        self.release();
+        queued.core_waits = !self.pending.is_empty();
     }
 
     /// Sends every queued frame whose zxid the log now covers, in order.
@@ -898,8 +917,9 @@ impl Core {
 }
 
 /// The log thread: takes everything queued as one group, writes it (on the disk when it
-/// returns if `durable`), sends the replies that waited for it and tells the core, then takes
-/// what was queued meanwhile, until the core stops.
+/// returns if `durable`), sends the replies that waited for it and records how far the log
+/// goes (waking the core only if it waits for that, or on failure), then takes what was
+/// queued meanwhile, until the core stops.
 fn log_writer(
     log: &LogWriter,
     queue: &LogQueue,
@@ -934,7 +954,13 @@ fn log_writer(
             .map_err(|e| e.to_string());
         queued = queue.lock();
         queued.writing = false;
-        if core.send(CoreMsg::Written { zxid, result }).is_err() {
+        let result = result.map(|latencies| {
+            queued.latencies.extend(latencies);
+            queue.durable.store(zxid, Ordering::Release);
+        });
+        // On failure the core is told at once; else only if it waits.
+        let tell = result.is_err() || std::mem::take(&mut queued.core_waits);
+        if tell && core.send(CoreMsg::Written { zxid, result }).is_err() {
             return;
         }
     }
