@@ -79,12 +79,10 @@ enum CoreMsg {
         word: String,
         reply: oneshot::Sender<String>,
     },
-    /// The log thread wrote the group ending at `zxid` and sent its replies, or failed to:
-    /// sent only when the core holds frames waiting for the log, or on failure.
-    Written {
-        zxid: i64,
-        result: Result<(), String>,
-    },
+    /// The log thread wrote a group and sent its replies (how far the log goes is in
+    /// [`LogQueue::durable`]), or failed to: sent only when the core holds frames waiting for
+    /// the log, or on failure.
+    Written(Result<(), String>),
 }
 
 /// A frame on its way to a connection, sent by the core or, once its group is on the disk,
@@ -117,7 +115,8 @@ struct LogQueue {
     state: Mutex<Queued>,
     /// Signalled when records are queued or the core stops.
     ready: Condvar,
-    /// The zxid the log thread's writes cover, their replies sent.
+    /// How far the log goes: the zxid its writes cover, the replies waiting for them sent
+    /// (raised by the log thread, and by the core when it writes itself).
     durable: AtomicI64,
 }
 
@@ -133,7 +132,7 @@ struct Queued {
     /// The log thread is writing a group.
     writing: bool,
     /// The core holds frames waiting for the log: the thread tells it when a group is
-    /// written (else the core picks `durable` up on its own).
+    /// written (else the core reads `durable` when it next looks).
     core_waits: bool,
     /// How long the replies the thread sent took from their requests' arrival (ms, for
     /// those timed), for the core's figures.
@@ -294,7 +293,10 @@ pub async fn serve(
     let snapshotter = std::thread::Builder::new()
         .name("coordinator-snapshot".into())
         .spawn(move || snapshot_writer(&snapshots, &snap_rx, retain))?;
-    let log_queue = Arc::new(LogQueue::default());
+    let log_queue = Arc::new(LogQueue {
+        durable: AtomicI64::new(machine.zxid()),
+        ..LogQueue::default()
+    });
     let (log, queue) = (store.log_writer(), Arc::clone(&log_queue));
     let (force_sync, written) = (config.force_sync, core_tx.clone());
     let log_thread = std::thread::Builder::new()
@@ -303,7 +305,6 @@ pub async fn serve(
 
     let config = Arc::new(config);
     let core = Core {
-        durable: machine.zxid(),
         machine,
         conns: HashMap::new(),
         pending: VecDeque::new(),
@@ -592,7 +593,6 @@ struct Core {
     conns: HashMap<ConnId, ConnState>,
     /// Frames waiting for the log: (zxid they depend on, what, when its request arrived).
     pending: VecDeque<(i64, Out, Option<Instant>)>,
-    durable: i64,
     store: Store,
     /// The last zxid staged in the store and not yet handed to the log.
     staged_zxid: Option<i64>,
@@ -717,8 +717,11 @@ impl Core {
             CoreMsg::Word { word, reply } => {
                 let _ = reply.send(fourlw::answer(&word, &self.config, &self.report()));
             }
-            CoreMsg::Written { zxid, result } => {
-                self.written(zxid, result.map_err(|e| format!("log write failed: {e}")));
+            CoreMsg::Written(result) => {
+                // The frames the log now covers go at the end of this turn.
+                if let Err(e) = result {
+                    self.failed.get_or_insert(format!("log write failed: {e}"));
+                }
             }
         }
     }
@@ -775,17 +778,17 @@ impl Core {
         for ms in queued.latencies.drain(..) {
             self.latency.record(ms);
         }
-        self.durable = self.durable.max(queue.durable.load(Ordering::Acquire));
         self.release();
         queued.core_waits = !self.pending.is_empty();
     }
 
     /// Sends every queued frame whose zxid the log now covers, in order.
     fn release(&mut self) {
+        let durable = self.log_queue.durable.load(Ordering::Acquire);
         while self
             .pending
             .front()
-            .is_some_and(|(tag, _, _)| *tag <= self.durable)
+            .is_some_and(|(tag, _, _)| *tag <= durable)
         {
             let Some((_, out, started)) = self.pending.pop_front() else {
                 break;
@@ -881,7 +884,7 @@ impl Core {
     fn written(&mut self, zxid: i64, result: Result<(), String>) {
         match result {
             Ok(()) => {
-                self.durable = self.durable.max(zxid);
+                self.log_queue.durable.fetch_max(zxid, Ordering::AcqRel);
                 self.release();
             }
             Err(e) => {
@@ -956,11 +959,11 @@ fn log_writer(
         queued.writing = false;
         let result = result.map(|latencies| {
             queued.latencies.extend(latencies);
-            queue.durable.store(zxid, Ordering::Release);
+            queue.durable.fetch_max(zxid, Ordering::AcqRel);
         });
         // On failure the core is told at once; else only if it waits.
         let tell = result.is_err() || std::mem::take(&mut queued.core_waits);
-        if tell && core.send(CoreMsg::Written { zxid, result }).is_err() {
+        if tell && core.send(CoreMsg::Written(result)).is_err() {
             return;
         }
     }
