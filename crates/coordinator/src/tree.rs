@@ -1,10 +1,10 @@
 //! The data tree: znodes by path, their metadata, and each session's ephemerals. Pure state
 //! with no I/O; every change is applied through the same methods during service and replay,
-//! so a restart rebuilds exactly the tree clients saw. Nodes and child lists are persistent
-//! collections ([`imbl`]): a copy of the tree costs nothing until either side changes, so a
-//! snapshot is encoded and written off the core while it goes on serving.
+//! so a restart rebuilds exactly the tree clients saw. Nodes, child lists and the ephemerals
+//! index are persistent collections ([`imbl`]): a copy of the tree costs nothing until either
+//! side changes, so a snapshot is encoded and written off the core while it goes on serving.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use crate::path;
 use crate::proto::{Acl, Code, Stat, perm};
@@ -94,7 +94,7 @@ impl Node {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataTree {
     nodes: imbl::HashMap<String, Node>,
-    ephemerals: HashMap<i64, BTreeSet<String>>,
+    ephemerals: imbl::HashMap<i64, imbl::OrdSet<String>>,
 }
 
 impl Default for DataTree {
@@ -109,7 +109,7 @@ impl DataTree {
     pub fn new() -> DataTree {
         let mut tree = DataTree {
             nodes: imbl::HashMap::new(),
-            ephemerals: HashMap::new(),
+            ephemerals: imbl::HashMap::new(),
         };
         let all = vec![Acl::world(perm::ALL)];
         let mut root = Node::new(vec![], all.clone(), 0, 0, 0);
@@ -145,7 +145,7 @@ impl DataTree {
 
     /// How many ephemeral nodes exist.
     pub fn ephemeral_count(&self) -> usize {
-        self.ephemerals.values().map(BTreeSet::len).sum()
+        self.ephemerals.values().map(imbl::OrdSet::len).sum()
     }
 
     /// Total bytes of data and paths (mntr's approximate data size).
@@ -271,7 +271,7 @@ impl DataTree {
     /// Rebuilds a tree from a snapshot's nodes, recomputing the ephemerals index.
     pub fn from_nodes(nodes: HashMap<String, Node>) -> DataTree {
         let nodes: imbl::HashMap<String, Node> = nodes.into_iter().collect();
-        let mut ephemerals: HashMap<i64, BTreeSet<String>> = HashMap::new();
+        let mut ephemerals: imbl::HashMap<i64, imbl::OrdSet<String>> = imbl::HashMap::new();
         for (path, node) in &nodes {
             if node.ephemeral_owner != 0 {
                 ephemerals
