@@ -183,11 +183,23 @@ struct OutboxShared {
     /// Requests that may still be read before a reply is written (`MAX_OUTSTANDING`), added
     /// to as replies go out.
     outstanding: Semaphore,
+    /// Bytes of watch notifications handed to the writer task and not yet written: unlike
+    /// replies, which the outstanding limit bounds, a persistent watch sends them without
+    /// being asked (`MAX_UNREAD_NOTIFICATIONS`).
+    unread_notifications: AtomicUsize,
+    /// Cancelled when the connection must end: its writer stopped, or the client fell too far
+    /// behind.
+    closed: CancellationToken,
+    /// The client, for the log.
+    addr: SocketAddr,
 }
 
 impl Outbox {
     /// Sends a frame, in order after those sent before. False once the connection is gone.
     fn send(&self, mut frame: Vec<u8>, answers: bool) -> bool {
+        if self.shared.closed.is_cancelled() {
+            return false;
+        }
         let mut written = 0;
         if self.shared.backlog.load(Ordering::Acquire) == 0 {
             match self.shared.socket.try_write(&frame) {
@@ -202,6 +214,22 @@ impl Outbox {
         }
         // The rest goes to the writer task in the frame's own memory.
         frame.drain(..written.min(frame.len()));
+        if !answers {
+            let unread = self
+                .shared
+                .unread_notifications
+                .fetch_add(frame.len(), Ordering::AcqRel)
+                + frame.len();
+            if unread > MAX_UNREAD_NOTIFICATIONS {
+                tracing::warn!(
+                    addr = %self.shared.addr,
+                    unread,
+                    "the client does not read its watch notifications, closing"
+                );
+                self.shared.closed.cancel();
+                return false;
+            }
+        }
         self.shared.backlog.fetch_add(1, Ordering::AcqRel);
         self.tx
             .send(ConnMsg::Frame {
@@ -240,6 +268,12 @@ async fn write_backlog(outbox: Outbox, mut rx: mpsc::UnboundedReceiver<ConnMsg>)
             }
         }
         outbox.shared.backlog.fetch_sub(1, Ordering::AcqRel);
+        if !answers {
+            outbox
+                .shared
+                .unread_notifications
+                .fetch_sub(bytes.len(), Ordering::AcqRel);
+        }
         outbox.answered(answers);
     }
 }
@@ -466,6 +500,9 @@ async fn connection(
             socket: wr,
             backlog: AtomicUsize::new(0),
             outstanding: Semaphore::new(MAX_OUTSTANDING),
+            unread_notifications: AtomicUsize::new(0),
+            closed: CancellationToken::new(),
+            addr,
         }),
         tx,
     };
@@ -480,7 +517,7 @@ async fn connection(
     {
         return;
     }
-    let closed = CancellationToken::new();
+    let closed = outbox.shared.closed.clone();
     let writer_closed = closed.clone();
     let writer_outbox = outbox.clone();
     let writer = tokio::spawn(async move {
@@ -531,6 +568,12 @@ async fn connection(
 /// `globalOutstandingLimit` default). Past it the connection is not read until a reply goes out,
 /// so a client that sends without reading its replies fills its own socket, not our memory.
 const MAX_OUTSTANDING: usize = 1000;
+
+/// Bytes of watch notifications a connection may leave unread (past its socket's buffers)
+/// before it is closed: a client with a persistent watch that stops reading would otherwise
+/// grow the server's memory with every write. Closing tells it, as any disconnection does,
+/// that it may have missed events.
+const MAX_UNREAD_NOTIFICATIONS: usize = 64 << 20;
 
 /// Whether a reply frame (length prefix included) is a watch notification, which answers no
 /// request: its xid is -1.

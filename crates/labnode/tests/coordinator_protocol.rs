@@ -435,6 +435,57 @@ fn a_client_that_does_not_read_its_replies_is_not_read_without_bound() {
 }
 
 #[test]
+fn a_client_that_does_not_read_its_notifications_is_closed() {
+    let (server, port) = support::start_coordinator("");
+    let path = format!("/{}", "n".repeat(64 << 10));
+    let mut writer = Raw::connect(port, 30_000);
+    assert_eq!(writer.create(1, &path, b"0", 0), 0);
+    // A persistent recursive watch on / (addWatch, mode 1), then silence: every write below
+    // sends this client a notification of ~64 KiB that it never reads.
+    let mut silent = Raw::connect(port, 30_000);
+    let (_, _, err, _) = silent.call(1, 106, &[string("/"), int(1)].concat());
+    assert_eq!(err, 0, "addWatch");
+    // 2,000 notifications (~128 MiB) cannot all wait in socket buffers: past 64 MiB unread
+    // the server closes the connection instead of holding them.
+    let (writes, burst) = (2000_i32, 250);
+    let set = [string(&path), int(1), b"1".to_vec(), int(-1)].concat();
+    for start in (0..writes).step_by(burst as usize) {
+        let mut bytes = Vec::new();
+        for xid in start..start + burst {
+            let body = [int(xid + 2), int(5), set.clone()].concat();
+            bytes.extend_from_slice(&int(body.len() as i32));
+            bytes.extend_from_slice(&body);
+        }
+        writer.s.write_all(&bytes).unwrap();
+        for xid in start..start + burst {
+            let (got, _, err, _) = writer.recv().expect("a setData reply");
+            assert_eq!((got, err), (xid + 2, 0));
+        }
+    }
+    let mut notified = 0;
+    while let Some(frame) = Raw::read_frame(&mut silent.s) {
+        assert_eq!(
+            frame[0..4],
+            int(-1),
+            "only notifications after the addWatch reply"
+        );
+        notified += 1;
+    }
+    assert!(
+        notified < writes,
+        "the connection closed after {notified} of {writes} notifications"
+    );
+    assert!(
+        server
+            .stderr()
+            .contains("does not read its watch notifications"),
+        "the reason is logged"
+    );
+    let (_, _, err, _) = writer.call(9999, 4, &[string(&path), vec![0]].concat());
+    assert_eq!(err, 0, "the writer's connection still works");
+}
+
+#[test]
 fn paths_are_validated_and_unknown_operations_unimplemented() {
     let (_server, port) = support::start_coordinator("");
     let mut c = Raw::connect(port, 10_000);
