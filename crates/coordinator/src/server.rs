@@ -124,7 +124,7 @@ struct LogQueue {
 struct Queued {
     /// Framed records, in zxid order.
     records: Vec<u8>,
-    /// The zxid of the last of them.
+    /// The zxid of the last record handed to the log thread (queued, or taken since).
     zxid: i64,
     /// Replies waiting for nothing but these records, sent by the log thread as soon as they
     /// are on the disk, without waking the core.
@@ -886,19 +886,24 @@ impl Core {
         } else {
             queued.records.extend_from_slice(&records);
         }
-        queued.zxid = zxid;
-        self.hand_over_replies(zxid, &mut queued.replies);
+        let earlier = std::mem::replace(&mut queued.zxid, zxid);
+        self.hand_over_replies(earlier, zxid, &mut queued.replies);
         if !queued.writing {
             queue.ready.notify_one();
         }
         false
     }
 
-    /// Moves the replies at the head of the pending ones that wait for nothing past `zxid` to
-    /// the log thread's next group, up to the first connection close (which is the core's to
-    /// carry out): the thread sends them once the group is written, in the same order.
-    fn hand_over_replies(&mut self, zxid: i64, replies: &mut Vec<Reply>) {
+    /// Moves the replies at the head of the pending ones that wait for records past `earlier`
+    /// (those handed to the log before) and none past `zxid` to the log thread's next group,
+    /// up to the first connection close (which is the core's to carry out): the thread sends
+    /// them once the group is written, in the same order. A frame that waits for an earlier
+    /// group stays with the core, and so does all behind it: were it sent after this group,
+    /// the core could release what follows it as soon as that earlier group is written, ahead
+    /// of it.
+    fn hand_over_replies(&mut self, earlier: i64, zxid: i64, replies: &mut Vec<Reply>) {
         while let Some((tag, Out::Frame(conn, _), _)) = self.pending.front()
+            && earlier < *tag
             && *tag <= zxid
         {
             let conn = *conn;

@@ -396,6 +396,33 @@ fn pipelined_writes_and_reads_are_answered_in_request_order() {
 }
 
 #[test]
+fn every_close_session_is_answered_while_others_write() {
+    // Sessions that end while others write: each closeSession's reply leaves with a group of
+    // the log, and the connection must not be closed before it is written.
+    let (_server, port) = support::start_coordinator("");
+    for round in 0..8 {
+        let threads: Vec<_> = (0..16)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let mut c = Raw::connect(port, 30_000);
+                    for n in 0..(i * 7) % 23 {
+                        let path = format!("/r{round}-{i}-{n}");
+                        assert_eq!(c.create(n + 1, &path, b"x", 0), 0);
+                    }
+                    c.send(1000, -11, &[]);
+                    let (xid, _, err, _) = c.recv().expect("the closeSession reply");
+                    assert_eq!((xid, err), (1000, 0));
+                    assert!(c.recv().is_none(), "the connection closes after the reply");
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+}
+
+#[test]
 fn a_client_that_does_not_read_its_replies_is_not_read_without_bound() {
     let (_server, port) = support::start_coordinator("");
     let mut c = Raw::connect(port, 30_000);
