@@ -81,16 +81,22 @@ fn main() -> anyhow::Result<()> {
                 // Each round creates nodes of its own.
                 let tag = format!("r{round}");
                 let (first, second) = if round % 2 == 0 {
-                    ((ours.port, &mut o), (apache.port, &mut a))
+                    (
+                        ("ours", ours.port, &mut o),
+                        ("ZooKeeper", apache.port, &mut a),
+                    )
                 } else {
-                    ((apache.port, &mut a), (ours.port, &mut o))
+                    (
+                        ("ZooKeeper", apache.port, &mut a),
+                        ("ours", ours.port, &mut o),
+                    )
                 };
-                first
-                    .1
-                    .add(rt.block_on(cell(first.0, op, sessions, measure, &tag))?);
-                second
-                    .1
-                    .add(rt.block_on(cell(second.0, op, sessions, measure, &tag))?);
+                for (server, port, rounds) in [first, second] {
+                    let figures = rt
+                        .block_on(cell(port, op, sessions, measure, &tag))
+                        .with_context(|| format!("{label} round {round} on {server}"))?;
+                    rounds.add(figures);
+                }
                 if let (Some(ours), Some(zk)) = (o.rates.last(), a.rates.last()) {
                     eprintln!("{label} round {round}: ours {ours:.0} ops/s, zk {zk:.0} ops/s");
                 }
@@ -236,7 +242,7 @@ impl Server {
         let child = server(&cfg)?
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log"))?)
             .spawn()?;
         Server::ready(child, port)
     }

@@ -98,7 +98,9 @@ impl Session {
         w.int(self.xid).int(op);
         body(&mut w);
         self.wr.write_all(&w.finish_frame()).await?;
-        self.read_frame().await?;
+        self.read_frame()
+            .await
+            .with_context(|| format!("waiting for the reply to operation {op}"))?;
         let mut r = Reader::new(&self.reply);
         let xid = r.int("xid")?;
         let _zxid = r.long("zxid")?;
