@@ -9,8 +9,8 @@
 //! in order, only once the log covers the zxid it depends on. A lone write, with nothing else
 //! to do, is written by the core itself, so it goes from its socket to the disk and back
 //! without waking another thread. Snapshots are encoded and written, and old files purged, by
-//! a thread of their own, off that path: the core hands it a copy of the state, which costs
-//! nothing.
+//! a thread of their own, off that path: the core hands it a copy of the state (the tree's
+//! costs nothing, the sessions are few).
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -183,9 +183,10 @@ struct OutboxShared {
     /// Requests that may still be read before a reply is written (`MAX_OUTSTANDING`), added
     /// to as replies go out.
     outstanding: Semaphore,
-    /// Bytes of watch notifications handed to the writer task and not yet written: unlike
-    /// replies, which the outstanding limit bounds, a persistent watch sends them without
-    /// being asked (`MAX_UNREAD_NOTIFICATIONS`).
+    /// Bytes of frames that answer no request (watch notifications, and the connect
+    /// response) handed to the writer task and not yet written: unlike replies, which the
+    /// outstanding limit bounds, a persistent watch sends them without being asked
+    /// (`MAX_UNREAD_NOTIFICATIONS`).
     unread_notifications: AtomicUsize,
     /// Cancelled when the connection must end: its writer stopped, or the client fell too far
     /// behind.
@@ -195,24 +196,25 @@ struct OutboxShared {
 }
 
 impl Outbox {
-    /// Sends a frame, in order after those sent before. False once the connection is gone.
-    fn send(&self, mut frame: Vec<u8>, answers: bool) -> bool {
-        if self.shared.closed.is_cancelled() {
-            return false;
-        }
+    /// Sends a frame, in order after those sent before; dropped if the connection is gone.
+    fn send(&self, mut frame: Vec<u8>, answers: bool) {
         let mut written = 0;
         if self.shared.backlog.load(Ordering::Acquire) == 0 {
             match self.shared.socket.try_write(&frame) {
                 Ok(n) => written = n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => return false,
+                Err(_) => return,
             }
         }
         if written == frame.len() {
             self.answered(answers);
-            return true;
+            return;
         }
-        // The rest goes to the writer task in the frame's own memory.
+        // The rest goes to the writer task in the frame's own memory, unless the connection
+        // is closing.
+        if self.shared.closed.is_cancelled() {
+            return;
+        }
         frame.drain(..written.min(frame.len()));
         if !answers {
             let unread = self
@@ -227,16 +229,14 @@ impl Outbox {
                     "the client does not read its watch notifications, closing"
                 );
                 self.shared.closed.cancel();
-                return false;
+                return;
             }
         }
         self.shared.backlog.fetch_add(1, Ordering::AcqRel);
-        self.tx
-            .send(ConnMsg::Frame {
-                bytes: frame,
-                answers,
-            })
-            .is_ok()
+        let _ = self.tx.send(ConnMsg::Frame {
+            bytes: frame,
+            answers,
+        });
     }
 
     /// A frame went out: if it answered a request, one more may be read.
@@ -254,7 +254,7 @@ impl Outbox {
 
 /// Writes the frames the socket did not take at once, in order, until the core closes the
 /// connection (its sending side shuts when the last [`Outbox`] is dropped).
-async fn write_backlog(outbox: Outbox, mut rx: mpsc::UnboundedReceiver<ConnMsg>) {
+async fn write_backlog(outbox: &Outbox, mut rx: mpsc::UnboundedReceiver<ConnMsg>) {
     while let Some(ConnMsg::Frame { bytes, answers }) = rx.recv().await {
         let mut rest = &bytes[..];
         while !rest.is_empty() {
@@ -517,17 +517,15 @@ async fn connection(
     {
         return;
     }
-    let closed = outbox.shared.closed.clone();
-    let writer_closed = closed.clone();
     let writer_outbox = outbox.clone();
     let writer = tokio::spawn(async move {
-        write_backlog(writer_outbox, rx).await;
-        writer_closed.cancel();
+        write_backlog(&writer_outbox, rx).await;
+        writer_outbox.shared.closed.cancel();
     });
     loop {
         let mut len = [0u8; 4];
         let got = tokio::select! {
-            () = closed.cancelled() => break,
+            () = outbox.shared.closed.cancelled() => break,
             () = shutdown.cancelled() => break,
             r = async {
                 // At the limit, stop reading until a reply has been written.

@@ -242,7 +242,7 @@ impl Server {
         let child = server(&cfg)?
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("stderr.log"))?)
+            .stderr(Stdio::null())
             .spawn()?;
         Server::ready(child, port)
     }
