@@ -35,6 +35,8 @@ const PREALLOCATE: u64 = 4 << 20;
 /// The unit of `O_DIRECT` writes: offsets, lengths and memory are multiples of it (the page
 /// and file system block size, a multiple of any disk's sector).
 const BLOCK: usize = 4096;
+/// Bytes of zeros written per call when the log grows: a multiple of [`BLOCK`].
+const ZEROS: usize = 64 << 10;
 /// Largest log record accepted on recovery (a record holds one request, bounded by jute.maxbuffer).
 const MAX_RECORD: usize = 64 << 20;
 
@@ -204,20 +206,25 @@ impl LogFile {
 }
 
 /// Writes `len` bytes of zeros (rounded up to whole blocks) at `from` and syncs the file with
-/// its new size: the new end.
+/// its new size: the new end. The zeros go out [`ZEROS`] at a time, so the memory they take is
+/// small and the same whatever the chunk (an allocator may keep what a big buffer freed).
 fn add_zeros(file: &File, from: u64, len: u64) -> io::Result<u64> {
-    let len = usize::try_from(len)
-        .map_err(io::Error::other)?
-        .next_multiple_of(BLOCK);
+    let end = from + len.next_multiple_of(BLOCK as u64);
     let mut memory = Vec::new();
-    write_all_at(
-        file,
-        aligned(&mut memory, len),
-        from,
-        ReadWriteFlags::empty(),
-    )?;
+    let zeros = aligned(&mut memory, ZEROS);
+    let mut at = from;
+    while at < end {
+        let n = usize::try_from(end - at).map_or(ZEROS, |left| left.min(ZEROS));
+        write_all_at(
+            file,
+            zeros.get(..n).unwrap_or_default(),
+            at,
+            ReadWriteFlags::empty(),
+        )?;
+        at += n as u64;
+    }
     file.sync_all()?;
-    Ok(from + len as u64)
+    Ok(end)
 }
 
 /// `len` bytes of `memory` starting on a [`BLOCK`] boundary, as `O_DIRECT` needs (zeros the

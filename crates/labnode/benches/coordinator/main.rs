@@ -4,7 +4,7 @@
 //! transaction log; then the resident memory of each server, idle after start and after the
 //! load. Prints a table of ratios.
 //!
-//! Run: `cargo bench -p coordinator --bench coordinator`. Each cell runs in rounds, one on each
+//! Run: `cargo bench -p labnode --bench coordinator`. Each cell runs in rounds, one on each
 //! server per round, the order alternating (ours then ZooKeeper, then ZooKeeper then ours), so
 //! both figures of a round come from the same moment of a shared machine. A round opens its
 //! sessions, runs a warm-up that is not measured, then measures. The ratio shown is the median
@@ -14,8 +14,10 @@
 //!
 //! Settings: `LAB_BENCH_SECS` measured seconds per round and server (1 by default, fractions
 //! allowed), `LAB_BENCH_ROUNDS` rounds per cell (7 by default), `LAB_BENCH_ONLY` runs only the
-//! cells it names, comma-separated (`setData/1,create/16`, or `create` for both of its cells). Our server runs in a
-//! child process (this binary with `--serve`) so its memory is its own.
+//! cells it names, comma-separated (`setData/1,create/16`, or `create` for both of its cells).
+//! Our server is the product itself: this package's `labnode coordinator`, as a node runs it
+//! (its allocator, its binary), so that its throughput and its memory are what a lab gets;
+//! `LABNODE` names another build of it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -31,11 +33,6 @@ use session::Session;
 const WARM_UP: Duration = Duration::from_millis(250);
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(pos) = args.iter().position(|a| a == "--serve") {
-        let config = args.get(pos + 1).context("--serve needs a config path")?;
-        return serve(Path::new(config));
-    }
     let secs: f64 = std::env::var("LAB_BENCH_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -160,19 +157,6 @@ fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// The child process: our coordinator on the given config until killed.
-fn serve(config: &Path) -> anyhow::Result<()> {
-    let config = coordinator::Config::load(config)?;
-    // As `labnode coordinator` runs it.
-    let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async {
-        let server = coordinator::Server::bind(config).await?;
-        server
-            .run(coordinator::server::CancellationToken::new())
-            .await
-    })
-}
-
 /// A server process under test, killed on drop.
 struct Server {
     child: Child,
@@ -210,8 +194,11 @@ fn write_config(dir: &Path, port: u16) -> anyhow::Result<PathBuf> {
 impl Server {
     fn ours(dir: &Path) -> anyhow::Result<Server> {
         Server::start(dir, |cfg| {
-            let mut command = Command::new(std::env::current_exe()?);
-            command.arg("--serve").arg(cfg);
+            // `LABNODE` (as `make bench` sets it) names another build to measure.
+            let labnode =
+                std::env::var_os("LABNODE").unwrap_or_else(|| env!("CARGO_BIN_EXE_labnode").into());
+            let mut command = Command::new(labnode);
+            command.arg("coordinator").arg("--config").arg(cfg);
             Ok(command)
         })
     }
