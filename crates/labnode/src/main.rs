@@ -50,15 +50,48 @@ enum Command {
     Stream(stream_cmd::Command),
 }
 
+/// One group's commands alone, as `labnode` parses them when the command line names one of
+/// them (see [`parse`]).
+#[derive(Debug, Parser)]
+#[command(name = "labnode", version)]
+struct Group<C: Subcommand> {
+    #[command(subcommand)]
+    command: C,
+}
+
+/// Parses a command line. Building the whole command tree of every tool touches much of the
+/// binary's code and text (megabytes of resident memory, kept by the long-running services), so
+/// a command line whose first word is a command of one group is parsed by that group alone; the
+/// whole tree parses the rest (no command, `--help`, a misspelt command).
+fn parse(args: &[OsString]) -> Result<Command, clap::Error> {
+    alone(args, Command::Node)
+        .or_else(|| alone(args, Command::Kafka))
+        .or_else(|| alone(args, Command::Zk))
+        .or_else(|| alone(args, Command::Tools))
+        .or_else(|| alone(args, Command::Hdfs))
+        .or_else(|| alone(args, Command::Stream))
+        .unwrap_or_else(|| Cli::try_parse_from(args).map(|cli| cli.command))
+}
+
+/// The command line parsed by the group `C`, if its first word is one of `C`'s commands.
+fn alone<C: Subcommand>(
+    args: &[OsString],
+    wrap: fn(C) -> Command,
+) -> Option<Result<Command, clap::Error>> {
+    let name = args.get(1)?.to_str()?;
+    C::has_subcommand(name)
+        .then(|| Group::<C>::try_parse_from(args).map(|group| wrap(group.command)))
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(multi_call_args(std::env::args_os())) {
-        Ok(cli) => cli,
+    let command = match parse(&multi_call_args(std::env::args_os())) {
+        Ok(command) => command,
         Err(usage) => {
             let _ = usage.print();
             return usage_exit_code(&usage);
         }
     };
-    let result = match cli.command {
+    let result = match command {
         Command::Node(c) => c.run(),
         Command::Kafka(c) => c.run(),
         Command::Zk(c) => c.run(),
@@ -118,6 +151,37 @@ mod tests {
         assert_eq!(usage_exit_code(&bad.unwrap_err()), ExitCode::FAILURE);
         let help = Cli::try_parse_from(["labnode", "kafka-topics.sh", "--help"]);
         assert_eq!(usage_exit_code(&help.unwrap_err()), ExitCode::SUCCESS);
+    }
+
+    #[test]
+    fn a_group_alone_parses_as_the_whole_tree_does() {
+        let lines: [&[&str]; 6] = [
+            &["labnode", "coordinator", "--config", "zoo.cfg"],
+            &["labnode", "zookeeper-server-start.sh", "-daemon", "zoo.cfg"],
+            &["labnode", "jps", "-l"],
+            &[
+                "labnode",
+                "kafka-topics.sh",
+                "--list",
+                "--bootstrap-server",
+                "h:9092",
+            ],
+            &["labnode", "coordinator", "--no-such-flag"],
+            &["labnode", "coordinator", "--help"],
+        ];
+        for line in lines {
+            let args: Vec<OsString> = line.iter().map(OsString::from).collect();
+            let whole = Cli::try_parse_from(&args).map(|cli| cli.command);
+            let alone = parse(&args);
+            match (whole, alone) {
+                (Ok(w), Ok(a)) => assert_eq!(format!("{w:?}"), format!("{a:?}"), "{line:?}"),
+                (Err(w), Err(a)) => {
+                    assert_eq!(w.kind(), a.kind(), "{line:?}");
+                    assert_eq!(w.to_string(), a.to_string(), "{line:?}");
+                }
+                (w, a) => panic!("{line:?}: the whole tree gives {w:?}, the group {a:?}"),
+            }
+        }
     }
 
     #[test]
