@@ -101,9 +101,9 @@ fn main() -> anyhow::Result<()> {
             rows.push(Row::new(op, sessions, o, a));
         }
     }
-    let (ours_idle, apache_idle) = (ours.idle_rss, apache.idle_rss);
-    let ours_loaded = rss_kib(ours.child.id())?;
-    let apache_loaded = rss_kib(apache.child.id())?;
+    let (ours_idle, apache_idle) = (ours.idle, apache.idle);
+    let ours_loaded = Memory::of(ours.child.id())?;
+    let apache_loaded = Memory::of(apache.child.id())?;
     drop(ours);
     drop(apache);
     let _ = std::fs::remove_dir_all(&work);
@@ -135,19 +135,55 @@ fn main() -> anyhow::Result<()> {
             row.zk_p99_ms
         );
     }
+    println!("{}", Memory::compare("idle", ours_idle, apache_idle));
     println!(
-        "idle RSS: ours {} KiB, zk {} KiB: {:.1}x less",
-        ours_idle,
-        apache_idle,
-        apache_idle as f64 / ours_idle.max(1) as f64
-    );
-    println!(
-        "RSS after the load: ours {} KiB, zk {} KiB: {:.1}x less",
-        ours_loaded,
-        apache_loaded,
-        apache_loaded as f64 / ours_loaded.max(1) as f64
+        "{}",
+        Memory::compare("after the load", ours_loaded, apache_loaded)
     );
     Ok(())
+}
+
+/// A process's resident memory, in KiB.
+#[derive(Clone, Copy, Default)]
+struct Memory {
+    /// VmRSS: everything resident, the binary's pages included (ours are those of the whole
+    /// multi-call `labnode`, which every service of a node shares).
+    rss: u64,
+    /// RssAnon: the process's own memory, shared with no other.
+    anon: u64,
+}
+
+impl Memory {
+    /// Reads `/proc/<pid>/status`.
+    fn of(pid: u32) -> anyhow::Result<Memory> {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .with_context(|| format!("no {name} in /proc/{pid}/status"))
+        };
+        Ok(Memory {
+            rss: field("VmRSS:")?,
+            anon: field("RssAnon:")?,
+        })
+    }
+
+    /// A line of the table's footer: both servers' figures and how many times less ours is.
+    fn compare(when: &str, ours: Memory, zk: Memory) -> String {
+        let less = |o: u64, z: u64| z as f64 / o.max(1) as f64;
+        format!(
+            "RSS {when}: ours {} KiB, zk {} KiB: {:.1}x less; of it anonymous: ours {} KiB, \
+             zk {} KiB: {:.1}x less",
+            ours.rss,
+            zk.rss,
+            less(ours.rss, zk.rss),
+            ours.anon,
+            zk.anon,
+            less(ours.anon, zk.anon)
+        )
+    }
 }
 
 /// The 1, 5 and 15 minute load averages.
@@ -161,7 +197,7 @@ fn load_average() -> String {
 struct Server {
     child: Child,
     port: u16,
-    idle_rss: u64,
+    idle: Memory,
 }
 
 impl Drop for Server {
@@ -239,7 +275,7 @@ impl Server {
         let mut server = Server {
             child,
             port,
-            idle_rss: 0,
+            idle: Memory::default(),
         };
         let start = Instant::now();
         while ruok(port) != "imok" {
@@ -249,7 +285,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(100));
         }
         std::thread::sleep(Duration::from_secs(2));
-        server.idle_rss = rss_kib(server.child.id())?;
+        server.idle = Memory::of(server.child.id())?;
         Ok(server)
     }
 }
@@ -264,16 +300,6 @@ fn ruok(port: u16) -> String {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
-}
-
-/// VmRSS of a process, in KiB.
-fn rss_kib(pid: u32) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS")
 }
 
 /// One cell of the table.
