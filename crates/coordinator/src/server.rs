@@ -1020,8 +1020,8 @@ fn send_replies(replies: Vec<Reply>) -> Vec<u64> {
     replies.into_iter().filter_map(Reply::send).collect()
 }
 
-/// The snapshot thread: writes the snapshots the core hands over, then purges what the
-/// retained ones make unnecessary, and purges when asked (`autopurge.purgeInterval`).
+/// The snapshot thread: writes the snapshots the core hands over, and purges what the
+/// retained ones make unnecessary when asked (`autopurge.purgeInterval`).
 fn snapshot_writer(snapshots: &Snapshots, rx: &std_mpsc::Receiver<SnapCmd>, retain: usize) {
     while let Ok(cmd) = rx.recv() {
         match cmd {

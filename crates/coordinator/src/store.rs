@@ -3,7 +3,8 @@
 //! through a [`LogWriter`], by a thread of its own, each group in one `pwritev2` with
 //! `RWF_DSYNC`, which returns once it is on the disk), snapshots
 //! written beside it (by [`Snapshots`], which another thread may own), purge of what the
-//! retained snapshots make unnecessary, and recovery that truncates a torn tail.
+//! retained snapshots make unnecessary, and recovery that truncates a torn tail and skips a
+//! damaged snapshot.
 //!
 //! The log is preallocated with real zeros in chunks, so that appending does not change the
 //! file's size and the sync has no metadata to commit, only the data; a zero length prefix
@@ -628,19 +629,11 @@ mod tests {
     fn snapshots_replace_old_logs_and_purge_keeps_the_newest() {
         let dir = temp();
         let (mut store, _) = Store::open(&dir, &dir).unwrap();
-        let tree = crate::tree::DataTree::new();
-        let sessions = crate::session::Sessions::default();
         let snapshots = store.snapshots();
         for zxid in 1..=5 {
             store.stage(&close(zxid)).unwrap();
             store.roll(zxid, &[]).unwrap();
-            let state = snapshot::State {
-                zxid,
-                sessions: sessions.clone(),
-                tree: tree.clone(),
-            }
-            .encode();
-            snapshots.write(zxid, &state).unwrap();
+            snapshots.write(zxid, &empty_state(zxid)).unwrap();
         }
         store.stage(&close(6)).unwrap();
         store.write(true).unwrap();
@@ -650,6 +643,40 @@ mod tests {
         let (_, rec) = Store::open(&dir, &dir).unwrap();
         assert_eq!(rec.snapshot.map(|s| s.zxid), Some(5));
         assert_eq!(rec.txns, vec![close(6)]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// An encoded snapshot of an empty tree without sessions at `zxid`.
+    fn empty_state(zxid: i64) -> Vec<u8> {
+        snapshot::State {
+            zxid,
+            sessions: crate::session::Sessions::default(),
+            tree: crate::tree::DataTree::new(),
+        }
+        .encode()
+    }
+
+    #[test]
+    fn a_damaged_snapshot_gives_way_to_the_one_before_and_the_logs_since() {
+        let dir = temp();
+        let (mut store, _) = Store::open(&dir, &dir).unwrap();
+        let snapshots = store.snapshots();
+        for zxid in 1..=2 {
+            store.stage(&close(zxid)).unwrap();
+            store.roll(zxid, &[]).unwrap();
+            snapshots.write(zxid, &empty_state(zxid)).unwrap();
+        }
+        store.stage(&close(3)).unwrap();
+        store.write(true).unwrap();
+        drop(store);
+        // The newest snapshot cut short (a damaged disk): its checksum fails.
+        let newest = snapshots.snap_dir.join("snapshot.2");
+        let len = fs::metadata(&newest).unwrap().len();
+        let file = OpenOptions::new().write(true).open(&newest).unwrap();
+        file.set_len(len / 2).unwrap();
+        let (_, rec) = Store::open(&dir, &dir).unwrap();
+        assert_eq!(rec.snapshot.map(|s| s.zxid), Some(1));
+        assert_eq!(rec.txns, vec![close(2), close(3)]);
         fs::remove_dir_all(&dir).unwrap();
     }
 }
