@@ -213,16 +213,15 @@ fn add_zeros(file: &File, from: u64, len: u64) -> io::Result<u64> {
     let end = from + len.next_multiple_of(BLOCK as u64);
     let mut memory = Vec::new();
     let zeros = aligned(&mut memory, ZEROS);
-    let mut at = from;
-    while at < end {
-        let n = usize::try_from(end - at).map_or(ZEROS, |left| left.min(ZEROS));
+    for at in (from..end).step_by(ZEROS) {
+        // At most ZEROS: the cast cannot truncate.
+        let n = (end - at).min(ZEROS as u64) as usize;
         write_all_at(
             file,
             zeros.get(..n).unwrap_or_default(),
             at,
             ReadWriteFlags::empty(),
         )?;
-        at += n as u64;
     }
     file.sync_all()?;
     Ok(end)
