@@ -628,14 +628,7 @@ mod tests {
     fn snapshots_replace_old_logs_and_purge_keeps_the_newest() {
         let dir = temp();
         let (mut store, _) = Store::open(&dir, &dir).unwrap();
-        let snapshots = store.snapshots();
-        for zxid in 1..=5 {
-            store.stage(&close(zxid)).unwrap();
-            store.roll(zxid, &[]).unwrap();
-            snapshots.write(zxid, &empty_state(zxid)).unwrap();
-        }
-        store.stage(&close(6)).unwrap();
-        store.write(true).unwrap();
+        let snapshots = snapshot_each_then_log_one(&mut store, 5);
         snapshots.purge(3).unwrap();
         assert_eq!(numbered(&snapshots.snap_dir, "snapshot.").unwrap().len(), 3);
         drop(store);
@@ -645,28 +638,30 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 
-    /// An encoded snapshot of an empty tree without sessions at `zxid`.
-    fn empty_state(zxid: i64) -> Vec<u8> {
-        snapshot::State {
-            zxid,
-            sessions: crate::session::Sessions::default(),
-            tree: crate::tree::DataTree::new(),
+    /// Logs transactions 1 to `last`, each followed by a roll of the log and a snapshot (of an
+    /// empty tree without sessions) at its zxid, then transaction `last + 1`, in the log only.
+    fn snapshot_each_then_log_one(store: &mut Store, last: i64) -> Snapshots {
+        let snapshots = store.snapshots();
+        for zxid in 1..=last {
+            store.stage(&close(zxid)).unwrap();
+            store.roll(zxid, &[]).unwrap();
+            let state = snapshot::State {
+                zxid,
+                sessions: crate::session::Sessions::default(),
+                tree: crate::tree::DataTree::new(),
+            };
+            snapshots.write(zxid, &state.encode()).unwrap();
         }
-        .encode()
+        store.stage(&close(last + 1)).unwrap();
+        store.write(true).unwrap();
+        snapshots
     }
 
     #[test]
     fn a_damaged_snapshot_gives_way_to_the_one_before_and_the_logs_since() {
         let dir = temp();
         let (mut store, _) = Store::open(&dir, &dir).unwrap();
-        let snapshots = store.snapshots();
-        for zxid in 1..=2 {
-            store.stage(&close(zxid)).unwrap();
-            store.roll(zxid, &[]).unwrap();
-            snapshots.write(zxid, &empty_state(zxid)).unwrap();
-        }
-        store.stage(&close(3)).unwrap();
-        store.write(true).unwrap();
+        let snapshots = snapshot_each_then_log_one(&mut store, 2);
         drop(store);
         // The newest snapshot cut short (a damaged disk): its checksum fails.
         let newest = snapshots.snap_dir.join("snapshot.2");
