@@ -53,7 +53,7 @@ enum Command {
 /// One group's commands alone, as `labnode` parses them when the command line names one of
 /// them (see [`parse`]).
 #[derive(Debug, Parser)]
-#[command(name = "labnode", version)]
+#[command(name = "labnode")]
 struct Group<C: Subcommand> {
     #[command(subcommand)]
     command: C,

@@ -270,7 +270,7 @@ impl Server {
         Server::ready(child, port)
     }
 
-    /// Waits for `ruok` → `imok`, lets the process settle, and reads its idle RSS.
+    /// Waits for `ruok` → `imok`, lets the process settle, and reads its idle memory.
     fn ready(child: Child, port: u16) -> anyhow::Result<Server> {
         let mut server = Server {
             child,
