@@ -91,7 +91,7 @@ fn ruok(addr: SocketAddr) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "ruok answered {:?}, expected \"imok\"",
+            "ruok on {addr} answered {:?}, expected \"imok\"",
             String::from_utf8_lossy(&answer)
         ))
     }
@@ -116,7 +116,7 @@ pub(crate) fn http_body(addr: SocketAddr, path: &str) -> Result<String, String> 
             .split_once("\r\n\r\n")
             .map(|(_, b)| b.to_owned())
             .unwrap_or_default()),
-        _ => Err(format!("GET {path} answered {status:?}")),
+        _ => Err(format!("GET {path} on {addr} answered {status:?}")),
     }
 }
 
@@ -170,6 +170,21 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.contains("503"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_connection_closed_without_an_answer_names_the_address() {
+        // What Docker's port proxy does when nothing listens behind a published port: it takes
+        // the connection, then closes it.
+        let http = ProbeSpec::Http {
+            port: 0,
+            path: "/".into(),
+        };
+        for spec in [ProbeSpec::Ruok(0), http] {
+            let addr = serve_once(b"");
+            let err = probe(&spec, addr).await.unwrap_err();
+            assert!(err.contains(&addr.to_string()), "{err}");
+        }
     }
 
     #[tokio::test]
