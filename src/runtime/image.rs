@@ -1,5 +1,6 @@
 //! The node image's build context, assembled from what is on this machine (no registry):
-//! `FROM scratch`, the static `labnode` with a link for every TP tool, Debian's `bash-static`,
+//! `FROM scratch`, the static `labnode` with a link for every TP tool (and the coordinator's own
+//! `labnode-coordinator` beside it), Debian's `bash-static`,
 //! `busybox-static` with its applet links, a login profile (PATH, KAFKA_HOME) and `/etc/passwd`.
 //! The tar is byte-for-byte reproducible, so its digest tags the image and an unchanged image
 //! is never rebuilt.
@@ -63,6 +64,9 @@ pub(crate) fn tools(labnode: &Path) -> anyhow::Result<Vec<String>> {
 pub(crate) struct Inputs {
     /// The static `labnode`.
     pub(crate) labnode: PathBuf,
+    /// The coordinator's own binary (`labnode-coordinator`), which `labnode coordinator`
+    /// becomes: always the one built beside `labnode`.
+    pub(crate) coordinator: PathBuf,
     /// A static bash (Debian's `bash-static`).
     pub(crate) bash: PathBuf,
     /// A static busybox (Debian's `busybox-static`).
@@ -72,8 +76,9 @@ pub(crate) struct Inputs {
 }
 
 impl Inputs {
-    /// Finds the inputs: `labnode` from `LAB_LABNODE` or beside the running `lab`, bash and
-    /// busybox from Debian's packages (`LAB_BASH`, `LAB_BUSYBOX` override).
+    /// Finds the inputs: `labnode` from `LAB_LABNODE` or beside the running `lab` (and
+    /// `labnode-coordinator` beside it), bash and busybox from Debian's packages (`LAB_BASH`,
+    /// `LAB_BUSYBOX` override).
     pub(crate) fn locate() -> anyhow::Result<Inputs> {
         let labnode = match std::env::var_os("LAB_LABNODE") {
             Some(p) => PathBuf::from(p),
@@ -88,6 +93,13 @@ impl Inputs {
                 labnode.display()
             );
         }
+        let coordinator = labnode.with_file_name("labnode-coordinator");
+        if !coordinator.is_file() {
+            bail!(
+                "the coordinator binary {} is missing: `cargo build -p labnode` builds it beside labnode",
+                coordinator.display()
+            );
+        }
         let pick = |var: &str, candidates: &[&str], package: &str| -> anyhow::Result<PathBuf> {
             if let Some(p) = std::env::var_os(var) {
                 return Ok(PathBuf::from(p));
@@ -98,6 +110,7 @@ impl Inputs {
         };
         Ok(Inputs {
             labnode,
+            coordinator,
             bash: pick(
                 "LAB_BASH",
                 &["/bin/bash-static", "/usr/bin/bash-static"],
@@ -147,6 +160,11 @@ pub(crate) fn context(inputs: &Inputs) -> anyhow::Result<BuildContext> {
     tar.file(
         "rootfs/usr/local/bin/labnode",
         &read(&inputs.labnode)?,
+        0o755,
+    )?;
+    tar.file(
+        "rootfs/usr/local/bin/labnode-coordinator",
+        &read(&inputs.coordinator)?,
         0o755,
     )?;
     tar.file("rootfs/bin/bash", &read(&inputs.bash)?, 0o755)?;
@@ -341,8 +359,11 @@ mod tests {
         );
         std::fs::write(&labnode, script).unwrap();
         std::fs::set_permissions(&labnode, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let coordinator = dir.join("labnode-coordinator");
+        std::fs::write(&coordinator, format!("#!/bin/sh\n# {flavour}\n")).unwrap();
         Inputs {
             labnode,
+            coordinator,
             bash: "/bin/bash-static".into(),
             busybox: "/bin/busybox".into(),
             ca_bundle: None,
@@ -379,6 +400,7 @@ mod tests {
             "rootfs/usr/local/kafka/bin/kafka-topics.sh",
             "rootfs/usr/local/hadoop/bin/hdfs",
             "rootfs/usr/local/bin/jps",
+            "rootfs/usr/local/bin/labnode-coordinator",
             "rootfs/etc/profile",
         ] {
             assert!(

@@ -49,9 +49,11 @@ pub fn ensure_labnode() {
         }
         let dir = lab_bin().with_file_name("lab-tests");
         std::fs::create_dir_all(&dir).unwrap();
-        let snapshot = dir.join("labnode");
-        std::fs::copy(&built, &snapshot).unwrap();
-        snapshot
+        // labnode runs the coordinator from the binary beside it.
+        for name in ["labnode-coordinator", "labnode"] {
+            std::fs::copy(built.with_file_name(name), dir.join(name)).unwrap();
+        }
+        dir.join("labnode")
     });
 }
 

@@ -2,14 +2,15 @@
 //!
 //! `labnode coordinator --config zookeeper.properties` and `zookeeper-server-start.sh
 //! zookeeper.properties` run the coordinator in the foreground (as Apache's script does without
-//! `-daemon`); `zookeeper-server-stop.sh` sends SIGTERM to every running coordinator.
+//! `-daemon`); `zookeeper-server-stop.sh` sends SIGTERM to every running coordinator. The
+//! coordinator itself is the `labnode-coordinator` binary, which these commands exec or spawn.
 
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use coordinator::server::CancellationToken;
 
 /// The commands of this group.
 #[derive(Debug, Subcommand)]
@@ -68,59 +69,52 @@ impl Command {
     }
 }
 
-/// Runs the coordinator in the foreground until SIGTERM or SIGINT.
-fn run_coordinator(config_path: &Path) -> anyhow::Result<ExitCode> {
-    crate::logging::init();
-    let config = coordinator::Config::load(config_path)
-        .with_context(|| format!("invalid configuration {}", config_path.display()))?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
-        let server = coordinator::Server::bind(config).await?;
-        let shutdown = CancellationToken::new();
-        let signal = shutdown.clone();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("stopping on signal");
-            signal.cancel();
-        });
-        server.run(shutdown).await
-    })?;
-    Ok(ExitCode::SUCCESS)
+/// The coordinator's own binary, installed beside `labnode` (see `bin/labnode-coordinator.rs`
+/// for why it is apart).
+const COORDINATOR_BIN: &str = "labnode-coordinator";
+
+/// Runs the coordinator in the foreground until SIGTERM or SIGINT: this process becomes it.
+fn run_coordinator(config: &Path) -> anyhow::Result<ExitCode> {
+    let mut command = coordinator_command(config)?;
+    let err = command.exec();
+    Err(err).context("cannot start the coordinator")
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => std::future::pending().await,
-    }
-}
-
-/// `-daemon`: starts `labnode coordinator --config …` detached, output in `zookeeper.out`.
+/// `-daemon`: starts the coordinator detached, output in `zookeeper.out`.
 fn daemonize(config: &Path) -> anyhow::Result<ExitCode> {
-    let exe = std::env::current_exe().context("cannot find the labnode binary")?;
+    let mut command = coordinator_command(config)?;
     let log_dir = std::env::var_os("LOG_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from);
     let out = std::fs::File::create(log_dir.join("zookeeper.out"))
         .with_context(|| format!("cannot write {}", log_dir.join("zookeeper.out").display()))?;
     let err = out.try_clone()?;
-    std::process::Command::new(exe)
-        .arg("coordinator")
-        .arg("--config")
-        .arg(config)
+    command
         .stdin(std::process::Stdio::null())
         .stdout(out)
         .stderr(err)
         .spawn()
         .context("cannot start the coordinator")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The coordinator's binary, beside this labnode, set to run `config` under the command line
+/// `labnode coordinator --config <config>` (which jps and [`stop_all`] recognise).
+fn coordinator_command(config: &Path) -> anyhow::Result<std::process::Command> {
+    let labnode = std::env::current_exe().context("cannot find the labnode binary")?;
+    let exe = labnode.with_file_name(COORDINATOR_BIN);
+    if !exe.is_file() {
+        anyhow::bail!(
+            "{} is missing: the coordinator runs from its own binary, built with labnode \
+             (`cargo build -p labnode`) and installed beside it",
+            exe.display()
+        );
+    }
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg0("labnode")
+        .arg("coordinator")
+        .arg("--config")
+        .arg(config);
+    Ok(command)
 }
 
 /// True when a command line (argv) is a running coordinator.

@@ -606,6 +606,63 @@ fn a_bad_configuration_value_names_its_key() {
     assert!(err.contains("clientPort") && err.contains("21x"), "{err}");
 }
 
+/// `labnode coordinator` becomes the coordinator's own binary (same pid), under the command
+/// line it was given, so jps names it as before.
+#[test]
+fn the_coordinator_runs_from_its_own_binary_under_labnodes_command_line() {
+    let dir = support::tempdir::Dir::new();
+    let port = support::free_port();
+    let cfg = support::write_coordinator_config(dir.path(), port, "");
+    let node = format!("coordinator-exe-{}", std::process::id());
+    let child = Command::new(support::labnode())
+        .args(["coordinator", "--config", cfg.to_str().unwrap()])
+        .env("LAB_NODE", &node)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Guard(child);
+    support::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30));
+    let proc = std::path::PathBuf::from(format!("/proc/{}", guard.0.id()));
+    let exe = std::fs::read_link(proc.join("exe")).unwrap();
+    assert_eq!(
+        exe.file_name().and_then(|n| n.to_str()),
+        Some("labnode-coordinator")
+    );
+    let cmdline = std::fs::read(proc.join("cmdline")).unwrap();
+    let want = format!("labnode\0coordinator\0--config\0{}\0", cfg.display());
+    assert_eq!(String::from_utf8_lossy(&cmdline), want);
+    let jps = Command::new(support::labnode())
+        .arg("jps")
+        .env("LAB_NODE", &node)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&jps.stdout);
+    assert!(
+        listed.contains(&format!("{} QuorumPeerMain", guard.0.id())),
+        "{listed}"
+    );
+}
+
+/// A labnode installed without the coordinator's binary says which file is missing.
+#[test]
+fn a_labnode_without_the_coordinator_binary_names_it() {
+    let dir = support::tempdir::Dir::new();
+    let alone = dir.path().join("labnode");
+    std::fs::copy(support::labnode(), &alone).unwrap();
+    let out = Command::new(&alone)
+        .args(["coordinator", "--config", "zoo.cfg"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    let missing = dir.path().join("labnode-coordinator");
+    assert!(
+        err.contains(&format!("{} is missing", missing.display())),
+        "{err}"
+    );
+}
+
 /// Kills the child on drop, so a failing test leaves nothing running.
 struct Guard(std::process::Child);
 

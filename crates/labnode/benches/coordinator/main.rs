@@ -17,7 +17,7 @@
 //! cells it names, comma-separated (`setData/1,create/16`, or `create` for both of its cells).
 //! Our server is the product itself: this package's `labnode coordinator`, as a node runs it
 //! (its allocator, its binary), so that its throughput and its memory are what a lab gets;
-//! `LABNODE` names another build of it.
+//! `LABNODE` names another build of it (a `labnode` with its `labnode-coordinator` beside it).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
