@@ -614,15 +614,11 @@ fn the_coordinator_runs_from_its_own_binary_under_labnodes_command_line() {
     let port = support::free_port();
     let cfg = support::write_coordinator_config(dir.path(), port, "");
     let node = format!("coordinator-exe-{}", std::process::id());
-    let child = Command::new(support::labnode())
-        .args(["coordinator", "--config", cfg.to_str().unwrap()])
-        .env("LAB_NODE", &node)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = Guard(child);
-    support::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30));
+    let guard = start_in_node(
+        &["coordinator", "--config", cfg.to_str().unwrap()],
+        &node,
+        port,
+    );
     let proc = std::path::PathBuf::from(format!("/proc/{}", guard.0.id()));
     let exe = std::fs::read_link(proc.join("exe")).unwrap();
     assert_eq!(
@@ -663,6 +659,20 @@ fn a_labnode_without_the_coordinator_binary_names_it() {
     );
 }
 
+/// Starts `labnode <args>` as a node's service (`LAB_NODE=<node>`) and waits for its port.
+fn start_in_node(args: &[&str], node: &str, port: u16) -> Guard {
+    let child = Command::new(support::labnode())
+        .args(args)
+        .env("LAB_NODE", node)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Guard(child);
+    support::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30));
+    guard
+}
+
 /// Kills the child on drop, so a failing test leaves nothing running.
 struct Guard(std::process::Child);
 
@@ -680,15 +690,11 @@ fn start_and_stop_scripts() {
     let cfg = support::write_coordinator_config(dir.path(), port, "");
     // LAB_NODE scopes zookeeper-server-stop.sh to this test's coordinator only.
     let node = format!("coordinator-test-{}", std::process::id());
-    let child = Command::new(support::labnode())
-        .args(["zookeeper-server-start.sh", cfg.to_str().unwrap()])
-        .env("LAB_NODE", &node)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut guard = Guard(child);
-    support::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30));
+    let mut guard = start_in_node(
+        &["zookeeper-server-start.sh", cfg.to_str().unwrap()],
+        &node,
+        port,
+    );
     assert_eq!(support::four_letter_word(port, "ruok"), "imok");
     let out = Command::new(support::labnode())
         .arg("zookeeper-server-stop.sh")
