@@ -3,7 +3,7 @@
 //!
 //! A process's resident memory counts every page of its executable it has touched, and the
 //! kernel maps them 64 KiB at a time: started from the whole multi-call `labnode`, whose
-//! services and tools are scattered across 12 MiB of code, an idle coordinator held 6.9 MiB;
+//! services and tools are scattered across 12 MiB of code, an idle coordinator held 6.8 MiB;
 //! this binary, with nothing but the coordinator, 3.4 MiB. Its command line stays the one
 //! `labnode` was given (`labnode coordinator --config <file>`), so `jps` and
 //! `zookeeper-server-stop.sh` know it as before.
