@@ -91,15 +91,8 @@ where
         let shutdown = CancellationToken::new();
         let signal = shutdown.clone();
         tokio::spawn(async move {
-            if let Ok(mut term) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-                signal.cancel();
-            }
+            crate::stop::signal().await;
+            signal.cancel();
         });
         tracing::info!("{name} starting");
         server(shutdown)

@@ -87,25 +87,9 @@ fn run_broker(path: &Path, overrides: &[String]) -> anyhow::Result<ExitCode> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let server = broker::BrokerServer::bind(config).await?;
-        server.run(stop_signal()).await;
+        server.run(crate::stop::signal()).await;
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop the broker with SIGKILL");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-    }
 }
 
 /// Signals every broker process (`labnode broker …` or `kafka-server-start.sh …`). When

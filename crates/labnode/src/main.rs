@@ -14,6 +14,7 @@ mod hdfs_cmd;
 mod kafka_cmd;
 mod logging;
 mod node_cmd;
+mod stop;
 mod stream_cmd;
 mod tools_cmd;
 mod zk_cmd;

@@ -17,6 +17,8 @@ use coordinator::server::CancellationToken;
 
 #[path = "../logging.rs"]
 mod logging;
+#[path = "../stop.rs"]
+mod stop;
 
 /// The same allocator as `labnode`'s, for the same reason (see its `main.rs`).
 #[global_allocator]
@@ -66,29 +68,12 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
         let shutdown = CancellationToken::new();
         let signal = shutdown.clone();
         tokio::spawn(async move {
-            wait_for_signal().await;
-            tracing::info!("stopping on signal");
+            stop::signal().await;
             signal.cancel();
         });
         server.run(shutdown).await
     })?;
     Ok(())
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]
