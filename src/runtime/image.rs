@@ -62,11 +62,9 @@ pub(crate) fn tools(labnode: &Path) -> anyhow::Result<Vec<String>> {
 /// The host files the image is made of.
 #[derive(Debug, Clone)]
 pub(crate) struct Inputs {
-    /// The static `labnode`.
+    /// The static `labnode` (with the coordinator's own binary beside it, see
+    /// [`Inputs::coordinator`]).
     pub(crate) labnode: PathBuf,
-    /// The coordinator's own binary (`labnode-coordinator`), which `labnode coordinator`
-    /// becomes: always the one built beside `labnode`.
-    pub(crate) coordinator: PathBuf,
     /// A static bash (Debian's `bash-static`).
     pub(crate) bash: PathBuf,
     /// A static busybox (Debian's `busybox-static`).
@@ -76,6 +74,12 @@ pub(crate) struct Inputs {
 }
 
 impl Inputs {
+    /// The coordinator's own binary, which `labnode coordinator` becomes: the one built
+    /// beside `labnode`.
+    pub(crate) fn coordinator(&self) -> PathBuf {
+        coordinator_beside(&self.labnode)
+    }
+
     /// Finds the inputs: `labnode` from `LAB_LABNODE` or beside the running `lab` (and
     /// `labnode-coordinator` beside it), bash and busybox from Debian's packages (`LAB_BASH`,
     /// `LAB_BUSYBOX` override).
@@ -93,7 +97,7 @@ impl Inputs {
                 labnode.display()
             );
         }
-        let coordinator = labnode.with_file_name("labnode-coordinator");
+        let coordinator = coordinator_beside(&labnode);
         if !coordinator.is_file() {
             bail!(
                 "the coordinator binary {} is missing: `cargo build -p labnode` builds it beside labnode",
@@ -110,7 +114,6 @@ impl Inputs {
         };
         Ok(Inputs {
             labnode,
-            coordinator,
             bash: pick(
                 "LAB_BASH",
                 &["/bin/bash-static", "/usr/bin/bash-static"],
@@ -125,6 +128,11 @@ impl Inputs {
                 .filter(|p| p.is_file()),
         })
     }
+}
+
+/// Where `labnode-coordinator` goes: beside `labnode`, where labnode looks for it.
+fn coordinator_beside(labnode: &Path) -> PathBuf {
+    labnode.with_file_name("labnode-coordinator")
 }
 
 /// A build context: the tar and the tag its digest gives.
@@ -164,7 +172,7 @@ pub(crate) fn context(inputs: &Inputs) -> anyhow::Result<BuildContext> {
     )?;
     tar.file(
         "rootfs/usr/local/bin/labnode-coordinator",
-        &read(&inputs.coordinator)?,
+        &read(&inputs.coordinator())?,
         0o755,
     )?;
     tar.file("rootfs/bin/bash", &read(&inputs.bash)?, 0o755)?;
@@ -359,11 +367,13 @@ mod tests {
         );
         std::fs::write(&labnode, script).unwrap();
         std::fs::set_permissions(&labnode, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let coordinator = dir.join("labnode-coordinator");
-        std::fs::write(&coordinator, format!("#!/bin/sh\n# {flavour}\n")).unwrap();
+        std::fs::write(
+            coordinator_beside(&labnode),
+            format!("#!/bin/sh\n# {flavour}\n"),
+        )
+        .unwrap();
         Inputs {
             labnode,
-            coordinator,
             bash: "/bin/bash-static".into(),
             busybox: "/bin/busybox".into(),
             ca_bundle: None,
