@@ -88,12 +88,7 @@ where
     crate::logging::init();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
-        let shutdown = CancellationToken::new();
-        let signal = shutdown.clone();
-        tokio::spawn(async move {
-            crate::stop::signal().await;
-            signal.cancel();
-        });
+        let shutdown = crate::stop::cancelled_on_signal();
         tracing::info!("{name} starting");
         server(shutdown)
             .await

@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use coordinator::server::CancellationToken;
 
 #[path = "../logging.rs"]
 mod logging;
@@ -65,13 +64,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let server = coordinator::Server::bind(config).await?;
-        let shutdown = CancellationToken::new();
-        let signal = shutdown.clone();
-        tokio::spawn(async move {
-            stop::signal().await;
-            signal.cancel();
-        });
-        server.run(shutdown).await
+        server.run(stop::cancelled_on_signal()).await
     })?;
     Ok(())
 }
