@@ -610,15 +610,8 @@ fn a_bad_configuration_value_names_its_key() {
 /// line it was given, so jps names it as before.
 #[test]
 fn the_coordinator_runs_from_its_own_binary_under_labnodes_command_line() {
-    let dir = support::tempdir::Dir::new();
-    let port = support::free_port();
-    let cfg = support::write_coordinator_config(dir.path(), port, "");
-    let node = format!("coordinator-exe-{}", std::process::id());
-    let guard = start_in_node(
-        &["coordinator", "--config", cfg.to_str().unwrap()],
-        &node,
-        port,
-    );
+    let started = start_in_node(&["coordinator", "--config"], "coordinator-exe");
+    let (guard, cfg) = (&started.guard, &started.cfg);
     let proc = std::path::PathBuf::from(format!("/proc/{}", guard.0.id()));
     let exe = std::fs::read_link(proc.join("exe")).unwrap();
     assert_eq!(
@@ -630,7 +623,7 @@ fn the_coordinator_runs_from_its_own_binary_under_labnodes_command_line() {
     assert_eq!(String::from_utf8_lossy(&cmdline), want);
     let jps = Command::new(support::labnode())
         .arg("jps")
-        .env("LAB_NODE", &node)
+        .env("LAB_NODE", &started.node)
         .output()
         .unwrap();
     let listed = String::from_utf8_lossy(&jps.stdout);
@@ -659,18 +652,41 @@ fn a_labnode_without_the_coordinator_binary_names_it() {
     );
 }
 
-/// Starts `labnode <args>` as a node's service (`LAB_NODE=<node>`) and waits for its port.
-fn start_in_node(args: &[&str], node: &str, port: u16) -> Guard {
+/// A coordinator started as a node's service, ready on its port. The guard comes first, so
+/// the process is gone before its directory.
+struct InNode {
+    guard: Guard,
+    _dir: support::tempdir::Dir,
+    cfg: std::path::PathBuf,
+    /// Its `LAB_NODE`, which scopes jps and the stop script to it.
+    node: String,
+    port: u16,
+}
+
+/// Writes a coordinator configuration, starts `labnode <command> <config>` as the node
+/// `<tag>-<this pid>` (`LAB_NODE`), and waits for its port.
+fn start_in_node(command: &[&str], tag: &str) -> InNode {
+    let dir = support::tempdir::Dir::new();
+    let port = support::free_port();
+    let cfg = support::write_coordinator_config(dir.path(), port, "");
+    let node = format!("{tag}-{}", std::process::id());
     let child = Command::new(support::labnode())
-        .args(args)
-        .env("LAB_NODE", node)
+        .args(command)
+        .arg(&cfg)
+        .env("LAB_NODE", &node)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let guard = Guard(child);
     support::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30));
-    guard
+    InNode {
+        guard,
+        _dir: dir,
+        cfg,
+        node,
+        port,
+    }
 }
 
 /// Kills the child on drop, so a failing test leaves nothing running.
@@ -685,20 +701,12 @@ impl Drop for Guard {
 
 #[test]
 fn start_and_stop_scripts() {
-    let dir = support::tempdir::Dir::new();
-    let port = support::free_port();
-    let cfg = support::write_coordinator_config(dir.path(), port, "");
     // LAB_NODE scopes zookeeper-server-stop.sh to this test's coordinator only.
-    let node = format!("coordinator-test-{}", std::process::id());
-    let mut guard = start_in_node(
-        &["zookeeper-server-start.sh", cfg.to_str().unwrap()],
-        &node,
-        port,
-    );
-    assert_eq!(support::four_letter_word(port, "ruok"), "imok");
+    let mut started = start_in_node(&["zookeeper-server-start.sh"], "coordinator-test");
+    assert_eq!(support::four_letter_word(started.port, "ruok"), "imok");
     let out = Command::new(support::labnode())
         .arg("zookeeper-server-stop.sh")
-        .env("LAB_NODE", &node)
+        .env("LAB_NODE", &started.node)
         .output()
         .unwrap();
     assert!(
@@ -708,7 +716,7 @@ fn start_and_stop_scripts() {
     );
     let start = Instant::now();
     loop {
-        if let Some(status) = guard.0.try_wait().unwrap() {
+        if let Some(status) = started.guard.0.try_wait().unwrap() {
             assert!(status.success(), "SIGTERM is a clean stop: {status}");
             break;
         }
@@ -720,7 +728,7 @@ fn start_and_stop_scripts() {
     }
     let out = Command::new(support::labnode())
         .arg("zookeeper-server-stop.sh")
-        .env("LAB_NODE", &node)
+        .env("LAB_NODE", &started.node)
         .output()
         .unwrap();
     assert!(!out.status.success());
