@@ -130,9 +130,12 @@ impl Inputs {
     }
 }
 
+/// The coordinator's own binary's name, the same on the host and in the image.
+const COORDINATOR: &str = "labnode-coordinator";
+
 /// Where `labnode-coordinator` goes: beside `labnode`, where labnode looks for it.
 fn coordinator_beside(labnode: &Path) -> PathBuf {
-    labnode.with_file_name("labnode-coordinator")
+    labnode.with_file_name(COORDINATOR)
 }
 
 /// A build context: the tar and the tag its digest gives.
@@ -171,7 +174,7 @@ pub(crate) fn context(inputs: &Inputs) -> anyhow::Result<BuildContext> {
         0o755,
     )?;
     tar.file(
-        "rootfs/usr/local/bin/labnode-coordinator",
+        &format!("rootfs/usr/local/bin/{COORDINATOR}"),
         &read(&inputs.coordinator())?,
         0o755,
     )?;
