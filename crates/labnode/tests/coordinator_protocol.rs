@@ -11,7 +11,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn int(v: i32) -> Vec<u8> {
@@ -611,8 +611,8 @@ fn a_bad_configuration_value_names_its_key() {
 #[test]
 fn the_coordinator_runs_from_its_own_binary_under_labnodes_command_line() {
     let started = start_in_node(&["coordinator", "--config"], "coordinator-exe");
-    let (guard, cfg) = (&started.guard, &started.cfg);
-    let proc = std::path::PathBuf::from(format!("/proc/{}", guard.0.id()));
+    let (pid, cfg) = (started.process.child.id(), &started.cfg);
+    let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
     let exe = std::fs::read_link(proc.join("exe")).unwrap();
     assert_eq!(
         exe.file_name().and_then(|n| n.to_str()),
@@ -628,7 +628,7 @@ fn the_coordinator_runs_from_its_own_binary_under_labnodes_command_line() {
         .unwrap();
     let listed = String::from_utf8_lossy(&jps.stdout);
     assert!(
-        listed.contains(&format!("{} QuorumPeerMain", guard.0.id())),
+        listed.contains(&format!("{pid} QuorumPeerMain")),
         "{listed}"
     );
 }
@@ -652,11 +652,9 @@ fn a_labnode_without_the_coordinator_binary_names_it() {
     );
 }
 
-/// A coordinator started as a node's service, ready on its port. The guard comes first, so
-/// the process is gone before its directory.
+/// A coordinator started as a node's service, ready on its port.
 struct InNode {
-    guard: Guard,
-    _dir: support::tempdir::Dir,
+    process: support::Process,
     cfg: std::path::PathBuf,
     /// Its `LAB_NODE`, which scopes jps and the stop script to it.
     node: String,
@@ -670,32 +668,15 @@ fn start_in_node(command: &[&str], tag: &str) -> InNode {
     let port = support::free_port();
     let cfg = support::write_coordinator_config(dir.path(), port, "");
     let node = format!("{tag}-{}", std::process::id());
-    let child = Command::new(support::labnode())
-        .args(command)
-        .arg(&cfg)
-        .env("LAB_NODE", &node)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = Guard(child);
+    let mut args = command.to_vec();
+    args.push(cfg.to_str().unwrap());
+    let process = support::Process::start_in_node(dir, &args, &node);
     support::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30));
     InNode {
-        guard,
-        _dir: dir,
+        process,
         cfg,
         node,
         port,
-    }
-}
-
-/// Kills the child on drop, so a failing test leaves nothing running.
-struct Guard(std::process::Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -716,7 +697,7 @@ fn start_and_stop_scripts() {
     );
     let start = Instant::now();
     loop {
-        if let Some(status) = started.guard.0.try_wait().unwrap() {
+        if let Some(status) = started.process.child.try_wait().unwrap() {
             assert!(status.success(), "SIGTERM is a clean stop: {status}");
             break;
         }

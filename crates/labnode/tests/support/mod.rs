@@ -111,16 +111,29 @@ impl Process {
 
     /// Like [`Process::start`], in a given directory (to restart on the same data).
     pub fn start_in(dir: tempdir::Dir, args: &[&str]) -> Process {
+        Process::spawn(dir, args, None)
+    }
+
+    /// Like [`Process::start_in`], as a service of the node `node` (`LAB_NODE`), which scopes
+    /// jps and the stop scripts to the processes of that node.
+    pub fn start_in_node(dir: tempdir::Dir, args: &[&str], node: &str) -> Process {
+        Process::spawn(dir, args, Some(node))
+    }
+
+    fn spawn(dir: tempdir::Dir, args: &[&str], node: Option<&str>) -> Process {
         let out = std::fs::File::create(dir.path().join("stdout.log")).unwrap();
         let err = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-        let child = Command::new(labnode())
+        let mut command = Command::new(labnode());
+        command
             .args(args)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(out)
-            .stderr(err)
-            .spawn()
-            .unwrap();
+            .stderr(err);
+        if let Some(node) = node {
+            command.env("LAB_NODE", node);
+        }
+        let child = command.spawn().unwrap();
         Process { child, dir }
     }
 
