@@ -18,15 +18,16 @@ fn kafka_server_stop_stops_a_broker_started_by_kafka_server_start() {
     let dir = support::tempdir::Dir::new();
     let config = support::write_broker_config(dir.path(), port, "");
     let node = format!("broker-stop-test-{}", std::process::id());
-    let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
-    let mut broker = Command::new(support::labnode())
-        .args(["kafka-server-start.sh", config.to_str().unwrap()])
-        .args(["--override", "num.partitions=2"])
-        .env("LAB_NODE", &node)
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let stderr = || std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    let mut broker = support::Process::start_in_node(
+        dir,
+        &[
+            "kafka-server-start.sh",
+            config.to_str().unwrap(),
+            "--override",
+            "num.partitions=2",
+        ],
+        &node,
+    );
     support::wait_for_port(([127, 0, 0, 1], port).into(), Duration::from_secs(30));
 
     // Starting the same config again (the lab already runs the TP's brokers when the student
@@ -40,10 +41,10 @@ fn kafka_server_stop_stops_a_broker_started_by_kafka_server_start() {
     assert!(twice.status.success(), "{said}");
     assert!(said.contains("already running"), "{said}");
     assert!(
-        said.contains(&broker.id().to_string()),
+        said.contains(&broker.child.id().to_string()),
         "names the running pid: {said}"
     );
-    assert!(broker.try_wait().unwrap().is_none());
+    assert!(broker.child.try_wait().unwrap().is_none());
 
     let stop = |node: &str| {
         Command::new(support::labnode())
@@ -55,7 +56,7 @@ fn kafka_server_stop_stops_a_broker_started_by_kafka_server_start() {
     // Another node's stop leaves this broker alone.
     let other = stop("some-other-node");
     assert_eq!(other.status.code(), Some(1));
-    assert!(broker.try_wait().unwrap().is_none());
+    assert!(broker.child.try_wait().unwrap().is_none());
 
     let stopped = stop(&node);
     assert!(
@@ -65,17 +66,20 @@ fn kafka_server_stop_stops_a_broker_started_by_kafka_server_start() {
     );
     let start = Instant::now();
     let status = loop {
-        if let Some(status) = broker.try_wait().unwrap() {
+        if let Some(status) = broker.child.try_wait().unwrap() {
             break status;
         }
         if start.elapsed() > Duration::from_secs(30) {
-            let _ = broker.kill();
-            panic!("the broker did not stop: {}", stderr());
+            panic!("the broker did not stop: {}", broker.stderr());
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "a clean shutdown: {}", stderr());
-    assert!(stderr().contains("shut down completed"), "{}", stderr());
+    assert!(status.success(), "a clean shutdown: {}", broker.stderr());
+    assert!(
+        broker.stderr().contains("shut down completed"),
+        "{}",
+        broker.stderr()
+    );
 
     let again = stop(&node);
     assert_eq!(again.status.code(), Some(1));
