@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// What can go wrong while reading a `server.properties` file.
@@ -284,6 +285,11 @@ fn millis(ms: i32) -> Duration {
     Duration::from_millis(ms.unsigned_abs().into())
 }
 
+/// What a bad 32-bit (`int`) value should have been.
+const INT: &str = "expected a whole number (32-bit)";
+/// What a bad 64-bit (`long`) value should have been.
+const LONG: &str = "expected a whole number";
+
 fn invalid(e: &Entry, key: &str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         origin: e.origin.clone(),
@@ -361,26 +367,43 @@ impl Properties {
         Some(copy)
     }
 
-    fn int(&mut self, key: &str, default: i32) -> Result<i32, ConfigError> {
+    /// A number, or `default` when the key is absent; `expected` says what a bad value
+    /// should have been.
+    fn number<T: FromStr>(
+        &mut self,
+        key: &str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
         match self.take(key) {
-            Some(e) => e
-                .value
-                .parse()
-                .map_err(|_| invalid(&e, key, "expected a whole number (32-bit)")),
+            Some(e) => e.value.parse().map_err(|_| invalid(&e, key, expected)),
             None => Ok(default),
         }
     }
 
-    fn positive_int(&mut self, key: &str, default: i32) -> Result<i32, ConfigError> {
-        let v = self.int(key, default)?;
-        if v <= 0 {
-            let e = self.take(key).unwrap_or(Entry {
-                value: v.to_string(),
-                origin: "default".into(),
-            });
-            return Err(invalid(&e, key, "must be at least 1"));
+    /// A number that must be at least 1 when given (a count, a size, an interval).
+    fn positive<T: FromStr + PartialOrd + From<u8>>(
+        &mut self,
+        key: &str,
+        default: T,
+        expected: &str,
+    ) -> Result<T, ConfigError> {
+        let Some(e) = self.take(key) else {
+            return Ok(default);
+        };
+        match e.value.parse::<T>() {
+            Ok(v) if v >= T::from(1) => Ok(v),
+            Ok(_) => Err(invalid(&e, key, "must be at least 1")),
+            Err(_) => Err(invalid(&e, key, expected)),
         }
-        Ok(v)
+    }
+
+    fn int(&mut self, key: &str, default: i32) -> Result<i32, ConfigError> {
+        self.number(key, default, INT)
+    }
+
+    fn positive_int(&mut self, key: &str, default: i32) -> Result<i32, ConfigError> {
+        self.positive(key, default, INT)
     }
 
     fn short(&mut self, key: &str, default: i16) -> Result<i16, ConfigError> {
@@ -394,21 +417,11 @@ impl Properties {
     }
 
     fn long(&mut self, key: &str, default: i64) -> Result<i64, ConfigError> {
-        match self.take(key) {
-            Some(e) => e
-                .value
-                .parse()
-                .map_err(|_| invalid(&e, key, "expected a whole number")),
-            None => Ok(default),
-        }
+        self.number(key, default, LONG)
     }
 
     fn positive_long(&mut self, key: &str, default: i64) -> Result<i64, ConfigError> {
-        let v = self.long(key, default)?;
-        match self.take(key) {
-            Some(e) if v <= 0 => Err(invalid(&e, key, "must be at least 1")),
-            _ => Ok(v),
-        }
+        self.positive(key, default, LONG)
     }
 
     fn bool(&mut self, key: &str, default: bool) -> Result<bool, ConfigError> {
@@ -626,6 +639,22 @@ mod tests {
             .to_string();
         assert!(err.contains("server.properties:2"), "{err}");
         assert!(err.contains("num.partitions"), "{err}");
+    }
+
+    #[test]
+    fn counts_and_intervals_must_be_at_least_one() {
+        for (text, key) in [
+            ("num.partitions=0\n", "num.partitions"),
+            (
+                "log.retention.check.interval.ms=-5\n",
+                "log.retention.check.interval.ms",
+            ),
+        ] {
+            let err = BrokerConfig::parse(text, "s").unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains("at least 1"), "{err}");
+        }
+        let c = BrokerConfig::parse("log.retention.check.interval.ms=7\n", "s").unwrap();
+        assert_eq!(c.retention_check_interval, Duration::from_millis(7));
     }
 
     #[test]
