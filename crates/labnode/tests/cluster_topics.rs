@@ -1,9 +1,9 @@
 //! Cluster behaviour seen through real clients: kazoo reads and writes the ZooKeeper layout as
 //! Kafka's tools do, kafka-python administers and produces. Covers registration (Kafka 3.x
 //! JSON, a duplicate broker.id refused with the holder named), the controller and its
-//! takeover, a replication factor above the live brokers, a topic created by writing
-//! `/brokers/topics/T`, partition state znodes, producer ids unique across brokers,
-//! min.insync.replicas, and deletion.
+//! takeover, a replication factor above the live brokers, replicas placed by the client, a
+//! topic created by writing `/brokers/topics/T`, partition state znodes, producer ids unique
+//! across brokers, min.insync.replicas, and deletion.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -86,6 +86,10 @@ try:
     raise SystemExit('RF 3 on 2 brokers was accepted')
 except InvalidReplicationFactorError as e:
     assert 'Replication factor: 3 larger than available brokers: 2.' in str(e), e
+# Replicas placed by the client: kept as given, partition by partition.
+admin.create_topics([NewTopic('placed', -1, -1, replica_assignments={1: [1, 2], 0: [2, 1]})])
+placed = json.loads(zk.get('/brokers/topics/placed')[0])['partitions']
+assert placed == {'0': [2, 1], '1': [1, 2]}, placed
 print('controller', admin.describe_cluster()['controller_id'])
 "#,
     )

@@ -1,12 +1,14 @@
 //! CreateTopics: new topics with their partition count and topic configs (replication factor
 //! at most the number of brokers: one, standalone).
 
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::{
     CreatableTopicConfigs, CreatableTopicResult,
 };
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
 
 use super::text;
+use crate::config::BrokerConfig;
 use crate::session::Session;
 use crate::topics::NewTopic;
 
@@ -22,32 +24,8 @@ pub(super) async fn handle(
     let broker = &session.broker;
     let mut response = CreateTopicsResponse::default();
     for t in request.topics {
-        let partitions = if !t.assignments.is_empty() {
-            i32::try_from(t.assignments.len()).unwrap_or(i32::MAX)
-        } else if t.num_partitions == -1 {
-            broker.config.num_partitions
-        } else {
-            t.num_partitions
-        };
-        let replication_factor = if !t.assignments.is_empty() {
-            t.assignments
-                .first()
-                .map_or(1, |a| i16::try_from(a.broker_ids.len()).unwrap_or(i16::MAX))
-        } else if t.replication_factor == -1 {
-            broker.config.default_replication_factor
-        } else {
-            t.replication_factor
-        };
-        let new = NewTopic {
-            name: t.name.to_string(),
-            partitions,
-            replication_factor,
-            configs: t
-                .configs
-                .iter()
-                .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
-                .collect(),
-        };
+        let (new, _) = requested(&t, &broker.config);
+        let (partitions, replication_factor) = (new.partitions, new.replication_factor);
         let mut result = CreatableTopicResult::default();
         let created = if request.validate_only {
             broker.topics.validate(&new).map(|()| None)
@@ -77,15 +55,59 @@ pub(super) async fn handle(
                     }
                 }
             }
-            Err(e) => {
-                result.error_code = e.code();
-                result.error_message = Some(text(&e.to_string()));
-                result.num_partitions = -1;
-                result.replication_factor = -1;
-            }
+            Err(e) => refuse(&mut result, e.code(), &e.to_string()),
         }
         result.name = t.name;
         response.topics.push(result);
     }
     response
+}
+
+/// What a CreateTopics entry asks for, alone or in a cluster: the topic, and the brokers of
+/// each of its partitions (in partition order) when it names them. Its partition count and
+/// replication factor come from those when given, else from the entry, where -1 means the
+/// broker's default.
+pub(crate) fn requested(
+    t: &CreatableTopic,
+    config: &BrokerConfig,
+) -> (NewTopic, Option<Vec<Vec<i32>>>) {
+    let explicit: Option<Vec<Vec<i32>>> = (!t.assignments.is_empty()).then(|| {
+        let mut a: Vec<_> = t.assignments.iter().collect();
+        a.sort_by_key(|x| x.partition_index);
+        a.iter()
+            .map(|x| x.broker_ids.iter().map(|b| b.0).collect())
+            .collect()
+    });
+    let partitions = match &explicit {
+        Some(a) => i32::try_from(a.len()).unwrap_or(i32::MAX),
+        None if t.num_partitions == -1 => config.num_partitions,
+        None => t.num_partitions,
+    };
+    let replication_factor = match &explicit {
+        Some(a) => a
+            .first()
+            .map_or(1, |r| i16::try_from(r.len()).unwrap_or(i16::MAX)),
+        None if t.replication_factor == -1 => config.default_replication_factor,
+        None => t.replication_factor,
+    };
+    let new = NewTopic {
+        name: t.name.to_string(),
+        partitions,
+        replication_factor,
+        configs: t
+            .configs
+            .iter()
+            .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
+            .collect(),
+    };
+    (new, explicit)
+}
+
+/// Marks a topic's result as refused, as Kafka does: the error, and -1 for its partition
+/// count and replication factor.
+pub(crate) fn refuse(result: &mut CreatableTopicResult, code: i16, message: &str) {
+    result.error_code = code;
+    result.error_message = Some(text(message));
+    result.num_partitions = -1;
+    result.replication_factor = -1;
 }

@@ -15,7 +15,7 @@ use crate::session::Session;
 
 mod api_versions;
 mod create_partitions;
-mod create_topics;
+pub(crate) mod create_topics;
 pub(crate) mod delete_topics;
 mod describe_configs;
 mod describe_groups;

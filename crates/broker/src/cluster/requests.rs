@@ -29,6 +29,7 @@ use super::assignment::{self, AssignmentError};
 use super::session::persistent;
 use super::znodes::{self, TopicConfigZnode, TopicZnode};
 use super::{Cluster, PartitionKey, Role, TopicView, leader};
+use crate::api::create_topics::{refuse, requested};
 use crate::broker::Broker;
 use crate::session::Session;
 use crate::topics::{NewTopic, Partition, TopicError, check_growth};
@@ -417,35 +418,8 @@ pub(crate) async fn create_topics(
     let mut response = CreateTopicsResponse::default();
     let mut created = Vec::new();
     for t in request.topics {
-        let explicit: Option<Vec<Vec<i32>>> = (!t.assignments.is_empty()).then(|| {
-            let mut a: Vec<_> = t.assignments.iter().collect();
-            a.sort_by_key(|x| x.partition_index);
-            a.iter()
-                .map(|x| x.broker_ids.iter().map(|b| b.0).collect())
-                .collect()
-        });
-        let partitions = match &explicit {
-            Some(a) => i32::try_from(a.len()).unwrap_or(i32::MAX),
-            None if t.num_partitions == -1 => broker.config.num_partitions,
-            None => t.num_partitions,
-        };
-        let factor = match &explicit {
-            Some(a) => a
-                .first()
-                .map_or(1, |r| i16::try_from(r.len()).unwrap_or(i16::MAX)),
-            None if t.replication_factor == -1 => broker.config.default_replication_factor,
-            None => t.replication_factor,
-        };
-        let new = NewTopic {
-            name: t.name.to_string(),
-            partitions,
-            replication_factor: factor,
-            configs: t
-                .configs
-                .iter()
-                .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
-                .collect(),
-        };
+        let (new, explicit) = requested(&t, &broker.config);
+        let (partitions, factor) = (new.partitions, new.replication_factor);
         let name = new.name.clone();
         let outcome = if request.validate_only {
             plan_topic(broker, cluster, &new, explicit).map(|_| ())
@@ -459,12 +433,7 @@ pub(crate) async fn create_topics(
                 result.replication_factor = factor;
                 created.push(name);
             }
-            Err(e) => {
-                result.error_code = e.code();
-                result.error_message = Some(text(&e.to_string()));
-                result.num_partitions = -1;
-                result.replication_factor = -1;
-            }
+            Err(e) => refuse(&mut result, e.code(), &e.to_string()),
         }
         result.name = t.name;
         response.topics.push(result);
