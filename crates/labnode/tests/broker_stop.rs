@@ -74,12 +74,9 @@ fn kafka_server_stop_stops_a_broker_started_by_kafka_server_start() {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "a clean shutdown: {}", broker.stderr());
-    assert!(
-        broker.stderr().contains("shut down completed"),
-        "{}",
-        broker.stderr()
-    );
+    let stderr = broker.stderr();
+    assert!(status.success(), "a clean shutdown: {stderr}");
+    assert!(stderr.contains("shut down completed"), "{stderr}");
 
     let again = stop(&node);
     assert_eq!(again.status.code(), Some(1));
